@@ -1,0 +1,50 @@
+/**
+ * What a {@link Duplex} reports to the one consumer it is opened with (the Muxer).
+ */
+export interface DuplexSink {
+  /**
+   * A whole message arrived. Binary messages arrive as bytes; a text message
+   * arrives as a string so the consumer can reject it (bimux speaks binary only).
+   */
+  message(data: Uint8Array | string): void;
+  /** The connection ended, whoever ended it. Called once; nothing arrives after. */
+  closed(code: number, reason: string): void;
+}
+
+/**
+ * A message-oriented, bidirectional connection: the only thing core needs from a
+ * transport. A WebSocket is one; an in-memory pair is another (see `@bimux/core/testing`).
+ *
+ * Implementations must deliver messages whole and in order, and report `closed` exactly once.
+ */
+export interface Duplex {
+  /** Starts delivering events to `sink`. Called once, before any `send`. */
+  open(sink: DuplexSink): void;
+  /** Queues one whole binary message. Throws if the connection is not open. */
+  send(packet: Uint8Array): void;
+  /**
+   * Starts a close handshake with a WebSocket close code (RFC 6455 §7.4) and a
+   * reason of at most 123 UTF-8 bytes. `closed` follows, once.
+   */
+  close(code: number, reason: string): void;
+  /** Bytes queued by `send` but not yet handed to the network: the backpressure signal. */
+  readonly bufferedAmount: number;
+}
+
+/** WebSocket close codes bimux uses (RFC 6455 §7.4.1). */
+export const CloseCode = {
+  /** Normal closure. */
+  normal: 1000,
+  /** The endpoint is going away (server shutdown, page navigation). */
+  goingAway: 1001,
+  /** The peer violated the protocol: not a valid bimux envelope, unknown flag. */
+  protocolError: 1002,
+  /** The peer sent a kind of data we do not accept (a text message). */
+  unsupportedData: 1003,
+  /** No close frame was received (reported, never sent). */
+  abnormal: 1006,
+  /** A message was larger than the configured limit. */
+  messageTooBig: 1009,
+  /** The endpoint hit an unexpected condition. */
+  internalError: 1011,
+} as const;

@@ -1,0 +1,35 @@
+// The few host APIs core relies on, declared here instead of pulling in the DOM
+// or Node typings: core must build against both runtimes without assuming either.
+// (The repository-wide typecheck excludes this file and uses Node's typings.)
+
+type TimerHandle = { readonly __timerHandle?: never } | number;
+declare function setTimeout(callback: () => void, ms?: number): TimerHandle;
+declare function clearTimeout(handle: TimerHandle | undefined): void;
+declare function queueMicrotask(callback: () => void): void;
+
+interface AbortSignal {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: () => void): void;
+}
+declare var AbortController: {
+  prototype: AbortController;
+  new (): AbortController;
+};
+interface AbortController {
+  readonly signal: AbortSignal;
+  abort(reason?: unknown): void;
+}
+
+declare class TextEncoder {
+  encode(input?: string): Uint8Array;
+}
+declare class TextDecoder {
+  constructor(label?: string, options?: { fatal?: boolean });
+  decode(input?: Uint8Array): string;
+}
+
+declare var console: {
+  error(...data: unknown[]): void;
+};

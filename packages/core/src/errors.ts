@@ -1,0 +1,82 @@
+/**
+ * What went wrong, as a stable string. Switch on `BimuxError.code`, not on the message.
+ *
+ * - `timeout`: the call's deadline passed before a reply came.
+ * - `closed`: the connection closed (or was closed) before the call settled.
+ * - `aborted`: the caller's `AbortSignal` fired.
+ * - `remote`: the remote handler threw or rejected.
+ * - `unimplemented`: the remote has no handler for the route.
+ * - `protocol`: a peer sent bytes that are not a valid bimux message.
+ * - `invalid_argument`: the call itself was malformed (route not an int32, data not bytes…).
+ * - `overloaded`: the remote refused the call because it has too many in flight.
+ * - `too_large`: a message exceeded the size limit.
+ * - `unavailable`: the connection could not be established.
+ * - `internal`: a bug or an unexpected failure inside bimux or a handler's reply.
+ */
+export type ErrorCode =
+  | "timeout"
+  | "closed"
+  | "aborted"
+  | "remote"
+  | "unimplemented"
+  | "protocol"
+  | "invalid_argument"
+  | "overloaded"
+  | "too_large"
+  | "unavailable"
+  | "internal";
+
+const codes: ReadonlySet<string> = new Set<ErrorCode>([
+  "timeout",
+  "closed",
+  "aborted",
+  "remote",
+  "unimplemented",
+  "protocol",
+  "invalid_argument",
+  "overloaded",
+  "too_large",
+  "unavailable",
+  "internal",
+]);
+
+/** True when `code` is one of the {@link ErrorCode} values. */
+export function isErrorCode(code: string): code is ErrorCode {
+  return codes.has(code);
+}
+
+/** Options for {@link BimuxError}. */
+export interface BimuxErrorOptions {
+  /** The underlying error, if any. */
+  cause?: unknown;
+  /** True when the error was reported by the peer rather than raised locally. */
+  remote?: boolean;
+}
+
+/**
+ * The one error type bimux raises or rejects with. `code` says what happened;
+ * `remote` says whether the peer reported it.
+ */
+export class BimuxError extends Error {
+  /** What went wrong. */
+  readonly code: ErrorCode;
+  /** True when the peer sent this error in an error reply. */
+  readonly remote: boolean;
+  /** The message without the `[code]` prefix. */
+  readonly rawMessage: string;
+
+  constructor(code: ErrorCode, message: string, options: BimuxErrorOptions = {}) {
+    super(`[${code}] ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "BimuxError";
+    this.code = code;
+    this.remote = options.remote ?? false;
+    this.rawMessage = message;
+  }
+
+  /** Wraps anything thrown into a BimuxError, keeping BimuxErrors as they are. */
+  static from(reason: unknown, code: ErrorCode = "internal"): BimuxError {
+    if (reason instanceof BimuxError) return reason;
+    const message = reason instanceof Error ? reason.message : String(reason);
+    return new BimuxError(code, message, { cause: reason });
+  }
+}

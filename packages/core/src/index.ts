@@ -1,0 +1,9 @@
+export { Muxer } from "./muxer.js";
+export type { CloseHook, CloseInfo, MuxerOptions, ReadPacketOptions, RpcOptions } from "./muxer.js";
+export type { CallContext, OnewayHandler, RpcHandler, RpcResult } from "./dispatcher.js";
+export { BimuxError, isErrorCode } from "./errors.js";
+export type { BimuxErrorOptions, ErrorCode } from "./errors.js";
+export { CloseCode } from "./duplex.js";
+export type { Duplex, DuplexSink } from "./duplex.js";
+export { Flag, decodeErrorReply, decodeFrame, encodeErrorReply, encodeFrame } from "./codec.js";
+export type { ErrorReply, FlagValue, Frame, WireNumber } from "./codec.js";

@@ -1,0 +1,19 @@
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+const src = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    // Tests run against the sources; the built packages are checked by the e2e and the demo.
+    alias: [
+      { find: /^@bimux\/core\/testing$/, replacement: src("./packages/core/src/testing.ts") },
+      { find: /^@bimux\/core$/, replacement: src("./packages/core/src/index.ts") },
+      { find: /^@bimux\/node$/, replacement: src("./packages/node/src/index.ts") },
+    ],
+  },
+  test: {
+    include: ["packages/*/test/**/*.test.ts"],
+    testTimeout: 20_000,
+  },
+});
