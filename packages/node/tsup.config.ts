@@ -1,0 +1,13 @@
+import { defineConfig } from "tsup";
+
+export default defineConfig({
+  entry: ["src/index.ts"],
+  format: ["esm", "cjs"],
+  dts: true,
+  clean: true,
+  sourcemap: true,
+  target: "node20",
+  tsconfig: "tsconfig.json",
+  // Core stays a dependency, not inlined, so both packages share one Muxer class.
+  external: ["@bimux/core", "ws"],
+});

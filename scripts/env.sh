@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs a command with the project's toolchain in place, installing it first when
+# missing: the pinned pnpm, the dependencies, and the built packages. All that a
+# fresh machine with Node 20 and npm needs. Usage: bash scripts/env.sh CMD [ARGS…]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want=$(node -p 'require("./package.json").packageManager.split("@")[1]')
+if [ "$(pnpm --version 2>/dev/null || true)" != "$want" ]; then
+  # A global install needs a writable npm prefix; fall back to one inside the repo.
+  if ! npm install -g "pnpm@$want" --no-fund --no-audit >/dev/null 2>&1; then
+    npm install --prefix .cache/pnpm "pnpm@$want" --no-fund --no-audit >/dev/null
+    export PATH="$PWD/.cache/pnpm/node_modules/.bin:$PATH"
+  fi
+fi
+
+# Fast when nothing changed; --frozen-lockfile keeps CI honest about the lockfile.
+pnpm install --frozen-lockfile --reporter=silent
+exec "$@"
