@@ -29,6 +29,11 @@ export interface Duplex {
   close(code: number, reason: string): void;
   /** Bytes queued by `send` but not yet handed to the network: the backpressure signal. */
   readonly bufferedAmount: number;
+  /**
+   * The WebSocket subprotocol both ends agreed on during the handshake ("" for none).
+   * bimux uses it to learn which protocol extensions the peer understands.
+   */
+  readonly protocol?: string;
 }
 
 /** WebSocket close codes bimux uses (RFC 6455 §7.4.1). */

@@ -25,5 +25,8 @@ export function wsDuplex(socket: WebSocket): Duplex {
     get bufferedAmount() {
       return socket.bufferedAmount;
     },
+    get protocol() {
+      return socket.protocol;
+    },
   };
 }
