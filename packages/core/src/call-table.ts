@@ -18,6 +18,9 @@ export class CallTable {
   private readonly calls = new Map<number, PendingCall>();
   private last = 0;
 
+  /** @param abandoned told of each call the caller gave up on (timeout or abort), to tell the peer. */
+  constructor(private readonly abandoned: (number: number) => void = () => {}) {}
+
   /** How many calls are waiting for a reply. */
   get size(): number {
     return this.calls.size;
@@ -41,12 +44,12 @@ export class CallTable {
       const call: PendingCall = { resolve, reject, timer: undefined, signal, onAbort: undefined };
       if (timeout !== Infinity) {
         call.timer = setTimeout(() => {
-          this.fail(number, new BimuxError("timeout", `${describe()} timed out after ${timeout} ms`));
+          if (this.fail(number, new BimuxError("timeout", `${describe()} timed out after ${timeout} ms`))) this.abandoned(number);
         }, timeout);
       }
       if (signal) {
         call.onAbort = () => {
-          this.fail(number, new BimuxError("aborted", `${describe()} was aborted`, { cause: signal.reason }));
+          if (this.fail(number, new BimuxError("aborted", `${describe()} was aborted`, { cause: signal.reason }))) this.abandoned(number);
         };
         signal.addEventListener("abort", call.onAbort, { once: true });
       }

@@ -1,14 +1,18 @@
 import { BimuxError } from "./errors.js";
 
 /**
- * The `flag` values of the envelope. 0–2 are the Go original's; 3 is the bimux-ts
- * error reply (see docs/protocol.md), which a Go peer drops.
+ * The `flag` values of the envelope. 0–2 are the Go original's; the rest are
+ * bimux-ts extensions (see docs/protocol.md), all of which a Go peer drops.
+ * 4–6 are only sent to a peer that negotiated them.
  */
 export const Flag = {
   request: 0,
   response: 1,
   oneway: 2,
   error: 3,
+  cancel: 4,
+  ping: 5,
+  pong: 6,
 } as const;
 
 /** One of the {@link Flag} values, or another int32 read off the wire. */
@@ -30,6 +34,11 @@ export interface Frame {
   route: number;
   /** The payload. After decoding, a view into the received bytes (no copy). */
   data: Uint8Array;
+  /**
+   * Extension field 5, on requests: how many milliseconds the caller will wait
+   * for the reply. Absent (or 0) means no limit was sent. A Go peer skips it.
+   */
+  timeout?: number;
 }
 
 const TWO_32 = 4294967296;
@@ -40,10 +49,11 @@ const TAG_NUMBER = 0x08; // 1, varint
 const TAG_FLAG = 0x10; // 2, varint
 const TAG_ROUTE = 0x18; // 3, varint
 const TAG_DATA = 0x22; // 4, length-delimited
+const TAG_TIMEOUT = 0x28; // 5, varint
 
 /** Encodes a frame exactly as the Go original's `proto.Marshal` does. */
 export function encodeFrame(frame: Frame): Uint8Array {
-  const { number, flag, route, data } = frame;
+  const { number, flag, route, data, timeout = 0 } = frame;
   // Split the uint64 into two uint32 halves once; sizing and writing share them.
   let numLo: number;
   let numHi: number;
@@ -62,6 +72,9 @@ export function encodeFrame(frame: Frame): Uint8Array {
   }
   checkInt32("flag", flag);
   checkInt32("route", route);
+  if (!(Number.isInteger(timeout) && timeout >= 0 && timeout <= 0xffffffff)) {
+    throw new BimuxError("invalid_argument", `frame timeout must be a uint32, got ${timeout}`);
+  }
 
   let size = 0;
   if (numLo !== 0 || numHi !== 0) size += 1 + varintSize(numLo, numHi);
@@ -69,6 +82,7 @@ export function encodeFrame(frame: Frame): Uint8Array {
   if (route !== 0) size += 1 + int32Size(route);
   const dataLength = data.length;
   if (dataLength !== 0) size += 1 + varintSize(dataLength, 0) + dataLength;
+  if (timeout !== 0) size += 1 + varintSize(timeout, 0);
 
   const out = new Uint8Array(size);
   let pos = 0;
@@ -88,6 +102,11 @@ export function encodeFrame(frame: Frame): Uint8Array {
     out[pos++] = TAG_DATA;
     pos = writeVarint(out, pos, dataLength, 0);
     out.set(data, pos);
+    pos += dataLength;
+  }
+  if (timeout !== 0) {
+    out[pos++] = TAG_TIMEOUT;
+    writeVarint(out, pos, timeout, 0);
   }
   return out;
 }
@@ -103,6 +122,7 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   let flag = 0;
   let route = 0;
   let data = EMPTY;
+  let timeout = 0;
   while (reader.pos < bytes.length) {
     const tag = reader.tag();
     const field = tag >>> 3;
@@ -118,13 +138,16 @@ export function decodeFrame(bytes: Uint8Array): Frame {
       route = reader.lo | 0;
     } else if (field === 4 && wireType === 2) {
       data = reader.bytes();
+    } else if (field === 5 && wireType === 0) {
+      reader.varint();
+      timeout = reader.lo; // uint32: the low 32 bits, as protobuf truncates
     } else {
       // A field we do not know, or a known one with an unexpected wire type:
       // protobuf keeps such fields as unknown, which for us means skipping them.
       reader.skip(field, wireType, 0);
     }
   }
-  return { number, flag, route, data };
+  return timeout === 0 ? { number, flag, route, data } : { number, flag, route, data, timeout };
 }
 
 /** The payload of an error reply (`flag = error`): the protobuf `ErrorReply`. */

@@ -27,33 +27,69 @@ export interface CallContext {
   readonly number: WireNumber;
   /** The route the call was made on. */
   readonly route: number;
-  /** Aborts when the call no longer needs an answer: the connection closed. */
+  /** Milliseconds the caller said it would wait, if it said (bimux-ts callers do). */
+  readonly timeout: number | undefined;
+  /**
+   * Aborts when nobody waits for the answer any more: the caller cancelled, its
+   * timeout passed, or the connection closed. The reason is a {@link BimuxError}.
+   */
   readonly signal: AbortSignal;
+}
+
+/** Settings of a {@link Dispatcher}. */
+export interface DispatcherOptions {
+  onRpc: RpcHandler | undefined;
+  onOneway: OnewayHandler | undefined;
+  /** Most inbound requests served at once; more are refused with `overloaded`. */
+  maxConcurrent: number;
+  /** Send handlers' stack traces to callers (for development only). */
+  exposeStack: boolean;
 }
 
 /** Longest error message sent to a peer; longer ones are cut. */
 const MAX_ERROR_MESSAGE = 1024;
 
-/** An inbound call in progress. Its AbortController is made only if a handler asks for the signal. */
+/**
+ * An inbound call in progress. Its AbortController, and the timer for the
+ * caller's deadline, are only made if the handler asks for the signal.
+ */
 class InboundCall implements CallContext {
   private controller: AbortController | undefined;
+  private deadline: ReturnType<typeof setTimeout> | undefined;
+  private readonly receivedAt: number;
+
   constructor(
     readonly number: WireNumber,
     readonly route: number,
+    readonly timeout: number | undefined,
     private readonly closedReason: () => BimuxError | undefined,
-  ) {}
+  ) {
+    this.receivedAt = timeout === undefined ? 0 : Date.now();
+  }
 
   get signal(): AbortSignal {
     if (!this.controller) {
       this.controller = new AbortController();
       const reason = this.closedReason();
       if (reason) this.controller.abort(reason);
+      else if (this.timeout !== undefined) {
+        const left = this.receivedAt + this.timeout - Date.now();
+        const expire = () => this.abort(new BimuxError("timeout", `the caller's ${this.timeout} ms deadline passed`));
+        if (left <= 0) expire();
+        else this.deadline = setTimeout(expire, left);
+      }
     }
     return this.controller.signal;
   }
 
   abort(reason: BimuxError): void {
+    this.done();
     this.controller?.abort(reason);
+  }
+
+  done(): void {
+    if (this.deadline !== undefined) clearTimeout(this.deadline);
+    this.deadline = undefined;
   }
 }
 
@@ -70,20 +106,20 @@ export interface DispatcherHost {
 
 /**
  * Routes inbound requests and one-way messages to handlers: the per-route ones
- * first, then the catch-all hooks of the Go original. Every request gets exactly
- * one answer, a response or an error reply.
+ * first, then the catch-all hooks of the Go original. Every request gets at most
+ * one answer, a response or an error reply; none once the caller cancelled.
  */
 export class Dispatcher {
   /** Per-route request handlers. */
   readonly rpcRoutes = new Map<number, RpcHandler>();
   /** Per-route one-way handlers. */
   readonly onewayRoutes = new Map<number, OnewayHandler>();
-  private readonly inFlight = new Set<InboundCall>();
+  // Only calls whose handler went asynchronous are here: the others are already answered.
+  private readonly inFlight = new Map<WireNumber, InboundCall>();
 
   constructor(
     private readonly host: DispatcherHost,
-    private readonly onRpc: RpcHandler | undefined,
-    private readonly onOneway: OnewayHandler | undefined,
+    private readonly options: DispatcherOptions,
   ) {}
 
   /** How many inbound calls are being served asynchronously right now. */
@@ -93,38 +129,54 @@ export class Dispatcher {
 
   request(frame: Frame): void {
     const { number, route } = frame;
-    const handler = this.rpcRoutes.get(route) ?? this.onRpc;
+    const handler = this.rpcRoutes.get(route) ?? this.options.onRpc;
     if (!handler) {
       this.replyError(number, route, new BimuxError("unimplemented", `no handler for route ${route}`));
       return;
     }
-    const call = new InboundCall(number, route, () => this.host.closedReason());
+    if (this.inFlight.size >= this.options.maxConcurrent) {
+      this.replyError(
+        number,
+        route,
+        new BimuxError("overloaded", `too many calls in flight (limit ${this.options.maxConcurrent}); try again later`),
+      );
+      return;
+    }
+    const call = new InboundCall(number, route, frame.timeout, () => this.host.closedReason());
     let result: RpcResult | Promise<RpcResult>;
     try {
       result = handler(route, frame.data, this.host.muxer, call);
     } catch (error) {
+      call.done();
       this.replyError(number, route, error);
       return;
     }
-    if (isPromiseLike(result)) {
-      this.inFlight.add(call);
-      result.then(
-        (value) => {
-          this.inFlight.delete(call);
-          this.replyValue(number, route, value);
-        },
-        (error: unknown) => {
-          this.inFlight.delete(call);
-          this.replyError(number, route, error);
-        },
-      );
-    } else {
+    if (!isPromiseLike(result)) {
+      call.done();
       this.replyValue(number, route, result);
+      return;
     }
+    this.inFlight.set(number, call);
+    result.then(
+      (value) => {
+        if (this.finish(call)) this.replyValue(number, route, value);
+      },
+      (error: unknown) => {
+        if (this.finish(call)) this.replyError(number, route, error);
+      },
+    );
+  }
+
+  /** The caller gave up on call `number`: abort its handler's signal, and send no answer. */
+  cancel(number: WireNumber): void {
+    const call = this.inFlight.get(number);
+    if (!call) return;
+    this.inFlight.delete(number);
+    call.abort(new BimuxError("aborted", "the caller cancelled the call"));
   }
 
   oneway(frame: Frame): void {
-    const handler = this.onewayRoutes.get(frame.route) ?? this.onOneway;
+    const handler = this.onewayRoutes.get(frame.route) ?? this.options.onOneway;
     if (!handler) return; // As in the Go original: nobody asked, nobody is told.
     try {
       const result = handler(frame.route, frame.data, this.host.muxer);
@@ -136,8 +188,17 @@ export class Dispatcher {
 
   /** The connection closed: tell every handler still running, through its signal. */
   abortAll(reason: BimuxError): void {
-    for (const call of this.inFlight) call.abort(reason);
+    const calls = [...this.inFlight.values()];
     this.inFlight.clear();
+    for (const call of calls) call.abort(reason);
+  }
+
+  /** Takes a finished call out of the table; false if it was cancelled or the connection closed meanwhile. */
+  private finish(call: InboundCall): boolean {
+    call.done();
+    if (this.inFlight.get(call.number) !== call) return false;
+    this.inFlight.delete(call.number);
+    return true;
   }
 
   private replyValue(number: WireNumber, route: number, value: RpcResult): void {
@@ -154,17 +215,19 @@ export class Dispatcher {
   }
 
   private replyError(number: WireNumber, route: number, error: unknown): void {
-    const { code, message } = toReply(error);
+    const { code, message } = toReply(error, this.options.exposeStack);
     this.host.reply({ number, flag: Flag.error, route, data: encodeErrorReply({ code, message }) });
   }
 
   private reportOneway(route: number, error: unknown): void {
     const wrapped = BimuxError.from(error, "remote");
-    this.host.report(new BimuxError(wrapped.code, `one-way handler for route ${route} failed: ${wrapped.rawMessage}`, { cause: error }));
+    this.host.report(
+      new BimuxError(wrapped.code, `one-way handler for route ${route} failed: ${wrapped.rawMessage}`, { cause: error }),
+    );
   }
 }
 
-function toReply(error: unknown): { code: string; message: string } {
+function toReply(error: unknown, exposeStack: boolean): { code: string; message: string } {
   let code = "remote";
   let message: string;
   if (error instanceof BimuxError) {
@@ -175,7 +238,8 @@ function toReply(error: unknown): { code: string; message: string } {
   } else {
     message = String(error);
   }
-  // Only the message crosses the wire: stacks and causes stay on this side.
+  // Stacks and causes stay on this side unless the application asked otherwise.
+  if (exposeStack && error instanceof Error && error.stack) return { code, message: `${message}\n${error.stack}` };
   if (message.length > MAX_ERROR_MESSAGE) message = `${message.slice(0, MAX_ERROR_MESSAGE)}…`;
   return { code, message };
 }

@@ -7,8 +7,13 @@ export interface DuplexSink {
    * arrives as a string so the consumer can reject it (bimux speaks binary only).
    */
   message(data: Uint8Array | string): void;
-  /** The connection ended, whoever ended it. Called once; nothing arrives after. */
-  closed(code: number, reason: string): void;
+  /**
+   * The connection ended, whoever ended it. Called once; nothing arrives after.
+   * `error` is what the transport blamed, if anything (a message over its size limit, say).
+   */
+  closed(code: number, reason: string, error?: unknown): void;
+  /** The transport heard from the peer below the message level (a WebSocket pong). */
+  alive?(): void;
 }
 
 /**
@@ -34,6 +39,10 @@ export interface Duplex {
    * bimux uses it to learn which protocol extensions the peer understands.
    */
   readonly protocol?: string;
+  /** Sends a transport-level probe the peer answers by itself (a WebSocket ping), if the transport has one. */
+  ping?(): void;
+  /** Drops the connection at once, without a close handshake, if the transport can. */
+  terminate?(): void;
 }
 
 /** WebSocket close codes bimux uses (RFC 6455 §7.4.1). */
@@ -48,6 +57,8 @@ export const CloseCode = {
   unsupportedData: 1003,
   /** No close frame was received (reported, never sent). */
   abnormal: 1006,
+  /** The peer broke a policy, such as not reading the answers to its own calls. */
+  policyViolation: 1008,
   /** A message was larger than the configured limit. */
   messageTooBig: 1009,
   /** The endpoint hit an unexpected condition. */

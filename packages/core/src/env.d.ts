@@ -5,6 +5,8 @@
 type TimerHandle = { readonly __timerHandle?: never } | number;
 declare function setTimeout(callback: () => void, ms?: number): TimerHandle;
 declare function clearTimeout(handle: TimerHandle | undefined): void;
+declare function setInterval(callback: () => void, ms?: number): TimerHandle;
+declare function clearInterval(handle: TimerHandle | undefined): void;
 declare function queueMicrotask(callback: () => void): void;
 
 interface AbortSignal {

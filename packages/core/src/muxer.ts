@@ -3,6 +3,9 @@ import { Flag, decodeErrorReply, decodeFrame, encodeFrame, type Frame } from "./
 import { Dispatcher, type OnewayHandler, type RpcHandler } from "./dispatcher.js";
 import { CloseCode, type Duplex } from "./duplex.js";
 import { BimuxError, isErrorCode } from "./errors.js";
+import { EXTENSIONS_PROTOCOL } from "./extensions.js";
+import { Keepalive } from "./keepalive.js";
+import { WriteQueue } from "./write-queue.js";
 
 /** Called once when a connection ends, whichever side ended it. */
 export type CloseHook = (muxer: Muxer) => void;
@@ -39,6 +42,23 @@ export interface MuxerOptions {
   id?: string;
   /** Timeout of calls that name none, in milliseconds. Default 30 000; `Infinity` for none. */
   timeout?: number;
+  /**
+   * Dead-peer detection: after `interval` ms without a word from the peer, probe
+   * it (a ping message if it negotiated extensions, else a WebSocket ping where the
+   * transport has one); no answer within another interval closes the connection,
+   * rejecting its calls. Default `{ interval: 5000 }`; `false` turns it off.
+   */
+  keepalive?: false | { interval?: number };
+  /** Largest message sent or accepted, in bytes. A larger inbound one closes with 1009. Default 64 MiB. */
+  maxMessageSize?: number;
+  /** Inbound requests served at once; more get an `overloaded` error reply. Default 1000. */
+  maxConcurrent?: number;
+  /** Bytes the transport may buffer before writes wait here (backpressure). Default 1 MiB. */
+  highWaterMark?: number;
+  /** Bytes that may wait here behind a full transport; past that, writes fail with `overloaded`. Default 16 MiB. */
+  maxQueuedBytes?: number;
+  /** Put handlers' stack traces in error replies. For development: stacks tell an attacker about your code. */
+  exposeStack?: boolean;
 }
 
 /** Options of one {@link Muxer.rpc} call. */
@@ -56,6 +76,8 @@ export interface ReadPacketOptions {
 }
 
 const DEFAULT_TIMEOUT = 30_000;
+const DEFAULT_KEEPALIVE_INTERVAL = 5_000;
+const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
 const resolved: Promise<void> = Promise.resolve();
 
 /**
@@ -67,10 +89,15 @@ const resolved: Promise<void> = Promise.resolve();
  */
 export class Muxer {
   private readonly duplex: Duplex;
-  private readonly calls = new CallTable();
+  private readonly calls: CallTable;
   private readonly dispatcher: Dispatcher;
+  private readonly writes: WriteQueue;
+  private readonly keepalive: Keepalive | undefined;
   private readonly options: MuxerOptions;
   private readonly defaultTimeout: number;
+  private readonly maxMessageSize: number;
+  /** True when the peer negotiated the bimux-ts extensions (cancel, ping, timeouts). */
+  readonly extensions: boolean;
   private readonly rawReaders: Array<{ resolve(packet: Uint8Array): void; reject(error: BimuxError): void }> = [];
   private currentId: string;
   private closeInfo: CloseInfo | undefined;
@@ -83,6 +110,13 @@ export class Muxer {
     this.options = options;
     this.currentId = options.id ?? "";
     this.defaultTimeout = checkTimeout(options.timeout ?? DEFAULT_TIMEOUT);
+    this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.extensions = duplex.protocol === EXTENSIONS_PROTOCOL;
+    this.calls = new CallTable((number) => {
+      // Tell the callee to stop; a Go peer would not know the flag, so it is only sent when negotiated.
+      if (this.extensions) this.write({ number, flag: Flag.cancel, route: 0, data: EMPTY });
+    });
+    this.writes = new WriteQueue(duplex, options.highWaterMark ?? 1024 * 1024, options.maxQueuedBytes ?? 16 * 1024 * 1024);
     this.dispatcher = new Dispatcher(
       {
         muxer: this,
@@ -90,14 +124,26 @@ export class Muxer {
         report: (error) => this.report(error),
         closedReason: () => this.closeError,
       },
-      options.onRpc,
-      options.onOneway,
+      {
+        onRpc: options.onRpc,
+        onOneway: options.onOneway,
+        maxConcurrent: options.maxConcurrent ?? 1000,
+        exposeStack: options.exposeStack ?? false,
+      },
     );
     for (const [route, handler] of Object.entries(options.handlers ?? {})) this.handle(Number(route), handler);
     for (const [route, handler] of Object.entries(options.onewayHandlers ?? {})) this.handleOneway(Number(route), handler);
+    if (options.keepalive !== false) {
+      this.keepalive = new Keepalive(
+        checkTimeout(options.keepalive?.interval ?? DEFAULT_KEEPALIVE_INTERVAL),
+        () => this.probe(),
+        () => this.lost(),
+      );
+    }
     duplex.open({
       message: (data) => this.receive(data),
-      closed: (code, reason) => this.finish({ code, reason, initiator: "remote" }),
+      closed: (code, reason, error) => this.finish(closeInfoOf(code, reason, error)),
+      alive: () => this.keepalive?.heardFrom(),
     });
   }
 
@@ -133,9 +179,9 @@ export class Muxer {
     return this.dispatcher.inFlightCount;
   }
 
-  /** Bytes written but not yet sent on the network. */
+  /** Bytes written but not yet sent on the network: buffered by the transport plus waiting here. */
   get bufferedAmount(): number {
-    return this.duplex.bufferedAmount;
+    return this.duplex.bufferedAmount + this.writes.queuedBytes;
   }
 
   /**
@@ -179,10 +225,13 @@ export class Muxer {
       const signal = options.signal;
       if (signal?.aborted) throw new BimuxError("aborted", `rpc to route ${route} was aborted`, { cause: signal.reason });
       const number = this.calls.nextNumber();
-      const bytes = encodeFrame({ number, flag: Flag.request, route, data });
+      const frame: Frame = { number, flag: Flag.request, route, data };
+      // The callee may stop working when the caller stops waiting: tell it how long that is.
+      if (this.extensions && timeout !== Infinity) frame.timeout = Math.ceil(timeout);
+      const bytes = this.encode(frame);
       const reply = this.calls.add(number, timeout, signal, () => `rpc #${number} to route ${route}`);
       try {
-        this.duplex.send(bytes);
+        this.writes.write(bytes)?.catch((error: BimuxError) => this.calls.fail(number, error));
       } catch (error) {
         this.calls.fail(number, BimuxError.from(error, "closed"));
       }
@@ -198,8 +247,7 @@ export class Muxer {
       if (this.closeInfo) throw this.closedError("send");
       checkRoute(route);
       checkData(data);
-      this.duplex.send(encodeFrame({ number: this.calls.nextNumber(), flag: Flag.oneway, route, data }));
-      return resolved;
+      return this.writes.write(this.encode({ number: this.calls.nextNumber(), flag: Flag.oneway, route, data })) ?? resolved;
     } catch (error) {
       return Promise.reject(BimuxError.from(error, "closed"));
     }
@@ -213,8 +261,7 @@ export class Muxer {
     try {
       if (this.closeInfo) throw this.closedError("writePacket");
       checkData(packet);
-      this.duplex.send(packet);
-      return resolved;
+      return this.writes.write(packet) ?? resolved;
     } catch (error) {
       return Promise.reject(BimuxError.from(error, "closed"));
     }
@@ -268,8 +315,16 @@ export class Muxer {
 
   private receive(data: Uint8Array | string): void {
     if (this.closeInfo) return;
+    this.keepalive?.heardFrom();
     if (typeof data === "string") {
       this.fail(CloseCode.unsupportedData, new BimuxError("protocol", "received a text message; bimux speaks binary only"));
+      return;
+    }
+    if (data.length > this.maxMessageSize) {
+      this.fail(
+        CloseCode.messageTooBig,
+        new BimuxError("too_large", `received a ${data.length}-byte message; the limit is ${this.maxMessageSize}`),
+      );
       return;
     }
     const reader = this.rawReaders.shift();
@@ -298,6 +353,14 @@ export class Muxer {
       case Flag.oneway:
         this.dispatcher.oneway(frame);
         return;
+      case Flag.cancel:
+        this.dispatcher.cancel(frame.number);
+        return;
+      case Flag.ping:
+        this.write({ number: frame.number, flag: Flag.pong, route: 0, data: EMPTY });
+        return;
+      case Flag.pong:
+        return; // Its arrival was the sign of life.
       default:
         this.fail(CloseCode.protocolError, new BimuxError("protocol", `unknown flag ${frame.flag}`));
     }
@@ -307,10 +370,47 @@ export class Muxer {
   private write(frame: Frame): void {
     if (this.closeInfo) return;
     try {
-      this.duplex.send(encodeFrame(frame));
+      this.writes.write(encodeFrame(frame))?.catch(() => {
+        // Only fails when the connection closes, which everyone waiting has been told of.
+      });
     } catch (error) {
-      this.report(BimuxError.from(error, "closed"));
+      const failure = BimuxError.from(error, "closed");
+      // A peer that keeps asking but does not read its answers is the slow reader
+      // backpressure guards against: close rather than buffer without bound.
+      if (failure.code === "overloaded") this.fail(CloseCode.policyViolation, failure);
+      else this.report(failure);
     }
+  }
+
+  /** Encodes an outbound frame, refusing what the peer would refuse as too large. */
+  private encode(frame: Frame): Uint8Array {
+    const bytes = encodeFrame(frame);
+    if (bytes.length > this.maxMessageSize) {
+      throw new BimuxError("too_large", `message of ${bytes.length} bytes exceeds the limit of ${this.maxMessageSize}`);
+    }
+    return bytes;
+  }
+
+  /** Asks the peer for a sign of life; false when there is no way to. */
+  private probe(): boolean {
+    if (this.extensions) {
+      this.write({ number: 0, flag: Flag.ping, route: 0, data: EMPTY });
+      return true;
+    }
+    if (this.duplex.ping) {
+      this.duplex.ping();
+      return true;
+    }
+    return false;
+  }
+
+  /** The peer stopped answering: give up on it now, rather than wait for TCP to notice. */
+  private lost(): void {
+    if (this.closeInfo) return;
+    const error = new BimuxError("unavailable", "the peer stopped answering keepalive probes");
+    this.finish({ code: CloseCode.abnormal, reason: error.rawMessage, initiator: "local", error });
+    if (this.duplex.terminate) this.duplex.terminate();
+    else this.closeDuplex(CloseCode.goingAway, error.rawMessage);
   }
 
   /** The peer broke the protocol: close with `code`, and say why to everyone waiting. */
@@ -335,6 +435,8 @@ export class Muxer {
     const cause = info.error;
     const detail = info.reason ? `${info.code} ${info.reason}` : `${info.code}`;
     this.closeError = new BimuxError("closed", `connection closed (${info.initiator}, ${detail})`, { cause });
+    this.keepalive?.stop();
+    this.writes.fail(this.closeError);
     this.calls.failAll(this.closeError);
     for (const reader of this.rawReaders.splice(0)) reader.reject(this.closeError);
     this.dispatcher.abortAll(this.closeError);
@@ -354,6 +456,18 @@ export class Muxer {
     if (this.options.onError) this.options.onError(error, this);
     else console.error(`bimux: ${error.message}`);
   }
+}
+
+const EMPTY: Uint8Array = new Uint8Array(0);
+
+/** What the transport reported on close, as the muxer tells it. */
+function closeInfoOf(code: number, reason: string, error: unknown): CloseInfo {
+  if (error === undefined) return { code, reason, initiator: "remote" };
+  const tooLarge = code === CloseCode.messageTooBig;
+  const wrapped = tooLarge
+    ? new BimuxError("too_large", reason || "a message exceeded the size limit", { cause: error })
+    : BimuxError.from(error, "unavailable");
+  return { code, reason, initiator: "local", error: wrapped };
 }
 
 function remoteError(frame: Frame): BimuxError {

@@ -18,6 +18,7 @@ const frameArb = fc.record({
   flag: fc.oneof(fc.integer({ min: 0, max: 4 }), int32),
   route: int32,
   data: fc.uint8Array({ maxLength: 600 }),
+  timeout: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 1, max: 60_000 })),
 });
 
 const toWire = (n: bigint) => (n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n);
@@ -44,6 +45,7 @@ describe("codec against the generated protobuf-es schema (differential)", () => 
         expect(ours.flag).toBe(theirs.flag);
         expect(ours.route).toBe(theirs.route);
         expect(Buffer.from(ours.data).equals(Buffer.from(theirs.data))).toBe(true);
+        expect(ours.timeout ?? 0).toBe(theirs.timeout);
       }),
       { numRuns: 5000 },
     );

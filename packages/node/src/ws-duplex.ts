@@ -3,24 +3,33 @@ import type WebSocket from "ws";
 
 /**
  * Adapts an open `ws` WebSocket to the core {@link Duplex}: binary messages in
- * and out, close codes as they are, `bufferedAmount` as the backpressure signal.
+ * and out, close codes as they are, `bufferedAmount` as the backpressure signal,
+ * WebSocket ping/pong for keepalive with peers that have no ping message (Go).
  */
 export function wsDuplex(socket: WebSocket): Duplex {
   return {
     open(sink) {
+      let failure: Error | undefined;
       socket.on("message", (data, isBinary) => {
         // With the default binaryType a message is one Buffer, which is a Uint8Array.
         sink.message(isBinary ? (data as Buffer) : data.toString());
       });
-      socket.on("close", (code, reason) => sink.closed(code, reason.toString()));
-      // ws reports socket errors here and then closes; the close event carries the outcome.
-      socket.on("error", () => {});
+      // ws reports protocol and size violations here, then closes; the close carries it on.
+      socket.on("error", (error) => (failure ??= error));
+      socket.on("close", (code, reason) => sink.closed(code, reason.toString(), failure));
+      socket.on("pong", () => sink.alive?.());
     },
     send(packet) {
       socket.send(packet);
     },
     close(code, reason) {
       socket.close(code, reason);
+    },
+    ping() {
+      socket.ping();
+    },
+    terminate() {
+      socket.terminate();
     },
     get bufferedAmount() {
       return socket.bufferedAmount;

@@ -17,7 +17,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file bimux/v1/message.proto.
  */
 export const file_bimux_v1_message: GenFile = /*@__PURE__*/
-  fileDesc("ChZiaW11eC92MS9tZXNzYWdlLnByb3RvEghiaW11eC52MSJUCgdNZXNzYWdlEg4KBm51bWJlchgBIAEoBBIcCgRmbGFnGAIgASgOMg4uYmltdXgudjEuRmxhZxINCgVyb3V0ZRgDIAEoBRIMCgRkYXRhGAQgASgMIisKCkVycm9yUmVwbHkSDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJKjgKBEZsYWcSCwoHcmVxdWVzdBAAEgwKCHJlc3BvbnNlEAESCgoGb25ld2F5EAISCQoFZXJyb3IQA2IGcHJvdG8z");
+  fileDesc("ChZiaW11eC92MS9tZXNzYWdlLnByb3RvEghiaW11eC52MSJlCgdNZXNzYWdlEg4KBm51bWJlchgBIAEoBBIcCgRmbGFnGAIgASgOMg4uYmltdXgudjEuRmxhZxINCgVyb3V0ZRgDIAEoBRIMCgRkYXRhGAQgASgMEg8KB3RpbWVvdXQYBSABKA0iKwoKRXJyb3JSZXBseRIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkqWAoERmxhZxILCgdyZXF1ZXN0EAASDAoIcmVzcG9uc2UQARIKCgZvbmV3YXkQAhIJCgVlcnJvchADEgoKBmNhbmNlbBAEEggKBHBpbmcQBRIICgRwb25nEAZiBnByb3RvMw");
 
 /**
  * @generated from message bimux.v1.Message
@@ -47,6 +47,14 @@ export type Message = Message$1<"bimux.v1.Message"> & {
    * @generated from field: bytes data = 4;
    */
   data: Uint8Array;
+
+  /**
+   * Extension: on a request, the milliseconds the caller will wait for the reply
+   * (0 = no limit). A Go peer skips the field; sent only when negotiated.
+   *
+   * @generated from field: uint32 timeout = 5;
+   */
+  timeout: number;
 };
 
 /**
@@ -113,6 +121,27 @@ export enum Flag {
    * @generated from enum value: error = 3;
    */
   error = 3,
+
+  /**
+   * Extension (negotiated): the caller gave up on request `number`.
+   *
+   * @generated from enum value: cancel = 4;
+   */
+  cancel = 4,
+
+  /**
+   * Extension (negotiated): are you there? Answered by a pong with the same number.
+   *
+   * @generated from enum value: ping = 5;
+   */
+  ping = 5,
+
+  /**
+   * Extension (negotiated): the answer to ping `number`.
+   *
+   * @generated from enum value: pong = 6;
+   */
+  pong = 6,
 }
 
 /**

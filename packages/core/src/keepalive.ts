@@ -1,0 +1,48 @@
+/**
+ * Notices a peer that has gone silent. Any traffic from the peer counts as a sign
+ * of life; after a silent interval it probes, and if the next interval is silent
+ * too the peer is declared dead. So a vanished peer is found within two to three
+ * intervals, with no timer per message: one interval timer per connection.
+ */
+export class Keepalive {
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private heard = true;
+  private probed = false;
+
+  /**
+   * @param interval milliseconds between checks
+   * @param probe asks the peer for a sign of life; returns false when the transport cannot
+   * @param dead called once when the peer failed to answer a probe in time
+   */
+  constructor(
+    interval: number,
+    private readonly probe: () => boolean,
+    private readonly dead: () => void,
+  ) {
+    this.timer = setInterval(() => this.tick(), interval);
+    // In Node, a keepalive alone must not hold the process open.
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  /** The peer showed a sign of life. Called for every message, so it only sets a flag. */
+  heardFrom(): void {
+    this.heard = true;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private tick(): void {
+    if (this.heard) {
+      this.heard = false;
+      this.probed = false;
+    } else if (!this.probed) {
+      this.probed = this.probe();
+    } else {
+      this.stop();
+      this.dead();
+    }
+  }
+}

@@ -1,0 +1,258 @@
+import { describe, expect, it, vi } from "vitest";
+import {
+  BimuxError,
+  EXTENSIONS_PROTOCOL,
+  Flag,
+  Muxer,
+  decodeFrame,
+  type CallContext,
+  type Duplex,
+  type DuplexSink,
+  type MuxerOptions,
+} from "../src/index.js";
+import { createDuplexPair } from "../src/testing.js";
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function pair(a: MuxerOptions = {}, b: MuxerOptions = {}, protocol = EXTENSIONS_PROTOCOL) {
+  const [da, db] = createDuplexPair({ protocol });
+  return { a: new Muxer(da, a), b: new Muxer(db, b), da, db };
+}
+
+function rawPeer(options: MuxerOptions = {}, protocol = EXTENSIONS_PROTOCOL) {
+  const [near, far] = createDuplexPair({ protocol });
+  const received: Uint8Array[] = [];
+  far.open({ message: (d) => void received.push(d as Uint8Array), closed: () => {} });
+  return { muxer: new Muxer(near, options), far, received };
+}
+
+async function rejection(p: Promise<unknown>): Promise<BimuxError> {
+  try {
+    await p;
+  } catch (error) {
+    expect(error).toBeInstanceOf(BimuxError);
+    return error as BimuxError;
+  }
+  throw new Error("expected a rejection");
+}
+
+/** A handler that waits for its signal and reports why it aborted. */
+function waitsForAbort(seen: BimuxError[]) {
+  return (_r: number, _d: Uint8Array, _m: Muxer, ctx: CallContext) =>
+    new Promise<Uint8Array>((resolve) => {
+      ctx.signal.addEventListener("abort", () => {
+        seen.push(ctx.signal.reason as BimuxError);
+        resolve(bytes("after abort"));
+      });
+    });
+}
+
+describe("negotiation", () => {
+  it("enables the extensions only when the transport agreed on the bimux subprotocol", () => {
+    expect(pair().a.extensions).toBe(true);
+    expect(pair({}, {}, "").a.extensions).toBe(false);
+  });
+
+  it("sends exactly the Go bytes to a peer without extensions: no timeout field, no cancel", async () => {
+    const { muxer, received } = rawPeer({}, "");
+    const ac = new AbortController();
+    const call = rejection(muxer.rpc(1, bytes("hello"), { timeout: 5000, signal: ac.signal }));
+    ac.abort();
+    await call;
+    await sleep(1);
+    expect(received.map((r) => Buffer.from(r).toString("hex"))).toEqual(["08011801220568656c6c6f"]);
+  });
+});
+
+describe("cancellation and deadlines", () => {
+  it("aborting a call cancels the remote handler, which sends no answer", async () => {
+    const seen: BimuxError[] = [];
+    const { a, b } = pair({}, { onRpc: waitsForAbort(seen) });
+    const ac = new AbortController();
+    const call = rejection(a.rpc(1, bytes(""), { signal: ac.signal }));
+    await sleep(1);
+    expect(b.servingCalls).toBe(1);
+    ac.abort();
+    expect((await call).code).toBe("aborted");
+    await sleep(1);
+    expect(seen.map((e) => e.code)).toEqual(["aborted"]);
+    expect(b.servingCalls).toBe(0);
+  });
+
+  it("the caller's timeout travels with the request and aborts the handler's signal at the deadline", async () => {
+    const seen: BimuxError[] = [];
+    let timeoutSeen: number | undefined;
+    const { a } = pair({}, {
+      onRpc: (r, d, m, ctx) => {
+        timeoutSeen = ctx.timeout;
+        return waitsForAbort(seen)(r, d, m, ctx);
+      },
+    });
+    const started = Date.now();
+    expect((await rejection(a.rpc(1, bytes(""), { timeout: 60 }))).code).toBe("timeout");
+    while (seen.length === 0 && Date.now() - started < 1000) await sleep(2);
+    expect(timeoutSeen).toBe(60);
+    // Either the deadline or the caller's cancel got there first; both mean "stop".
+    expect(["timeout", "aborted"]).toContain(seen[0]?.code);
+    expect(Date.now() - started).toBeLessThan(500);
+  });
+
+  it("a handler that looks at its signal after the deadline finds it aborted", async () => {
+    const { muxer, far } = rawPeer({
+      onRpc: async (_r, _d, _m, ctx) => {
+        await sleep(30);
+        return bytes(String(ctx.signal.aborted));
+      },
+    });
+    const { encodeFrame } = await import("../src/codec.js");
+    far.send(encodeFrame({ number: 1, flag: Flag.request, route: 1, data: bytes(""), timeout: 10 }));
+    await sleep(60);
+    expect(muxer.servingCalls).toBe(0);
+  });
+});
+
+describe("keepalive", () => {
+  it("finds a vanished peer within a few intervals and rejects the calls waiting on it", async () => {
+    const { a, b, da } = pair({ keepalive: { interval: 20 } }, { keepalive: { interval: 20 }, onRpc: () => new Promise(() => {}) });
+    const call = rejection(a.rpc(1, bytes(""), { timeout: 10_000 }));
+    await sleep(5);
+    da.blackhole();
+    const started = Date.now();
+    const info = await a.wait();
+    expect(Date.now() - started).toBeLessThan(200);
+    expect(info.code).toBe(1006);
+    expect(info.error?.code).toBe("unavailable");
+    expect((await call).code).toBe("closed");
+    expect((await b.wait()).initiator).toBe("local");
+  });
+
+  it("keeps an idle but healthy connection open, answering probes", async () => {
+    const { a, b } = pair({ keepalive: { interval: 15 } }, { keepalive: { interval: 15 } });
+    await sleep(150);
+    expect(a.closed || b.closed).toBe(false);
+    a.close();
+  });
+
+  it("uses transport pings with a peer that has no ping message, and does nothing where it cannot probe", async () => {
+    const sink: { current?: DuplexSink } = {};
+    let pings = 0;
+    const duplex: Duplex = {
+      open: (s) => void (sink.current = s),
+      send: () => {},
+      close: () => {},
+      bufferedAmount: 0,
+      ping: () => {
+        pings++;
+        sink.current?.alive?.();
+      },
+    };
+    const withPing = new Muxer(duplex, { keepalive: { interval: 10 } });
+    const [quiet] = createDuplexPair();
+    const withoutPing = new Muxer(quiet, { keepalive: { interval: 10 } });
+    await sleep(100);
+    expect(pings).toBeGreaterThan(0);
+    expect(withPing.closed).toBe(false);
+    expect(withoutPing.closed).toBe(false);
+    withPing.close();
+    withoutPing.close();
+  });
+});
+
+describe("limits", () => {
+  it("closes with 1009 on an inbound message over the limit, and refuses to send one", async () => {
+    const { a, b } = pair({ maxMessageSize: 1000 }, { maxMessageSize: 100 });
+    expect((await rejection(b.rpc(1, new Uint8Array(200)))).code).toBe("too_large");
+    expect(b.closed).toBe(false);
+    void a.send(1, new Uint8Array(500));
+    const info = await b.wait();
+    expect([info.code, info.error?.code]).toEqual([1009, "too_large"]);
+  });
+
+  it("answers requests past maxConcurrent with `overloaded`, and serves again when room frees up", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { a } = pair({}, { maxConcurrent: 3, onRpc: async () => (await gate, bytes("ok")) });
+    const calls = Array.from({ length: 5 }, () => a.rpc(1, bytes("")).then(() => "ok", (e: BimuxError) => e.code));
+    await sleep(5);
+    release();
+    expect((await Promise.all(calls)).sort()).toEqual(["ok", "ok", "ok", "overloaded", "overloaded"]);
+    expect(await a.rpc(1, bytes("")).then(() => "ok")).toBe("ok");
+  });
+
+  it("never sends stack traces unless asked to", async () => {
+    const boom = () => {
+      throw new Error("boom");
+    };
+    const quiet = await rejection(pair({}, { onRpc: boom }).a.rpc(1, bytes("")));
+    expect(quiet.rawMessage).toBe("boom");
+    const loud = await rejection(pair({}, { onRpc: boom, exposeStack: true }).a.rpc(1, bytes("")));
+    expect(loud.rawMessage).toContain("boom\nError: boom\n    at ");
+  });
+});
+
+describe("backpressure", () => {
+  /** A transport whose buffer the test fills and drains by hand. */
+  function slowDuplex() {
+    const sent: Uint8Array[] = [];
+    const duplex = { buffered: 0 } as Duplex & { buffered: number };
+    Object.assign(duplex, {
+      open: () => {},
+      send: (p: Uint8Array) => void sent.push(p),
+      close: () => {},
+    });
+    Object.defineProperty(duplex, "bufferedAmount", { get: () => duplex.buffered });
+    return { duplex, sent };
+  }
+
+  it("makes senders wait while the transport is full, keeps their order, and fails past the queue limit", async () => {
+    const { duplex, sent } = slowDuplex();
+    const muxer = new Muxer(duplex, { highWaterMark: 100, maxQueuedBytes: 60, keepalive: false });
+    await muxer.send(1, new Uint8Array(10)); // straight through
+    duplex.buffered = 1000;
+    let firstDone = false;
+    const first = muxer.send(2, new Uint8Array(10)).then(() => (firstDone = true));
+    const second = muxer.send(3, new Uint8Array(10));
+    const third = muxer.send(4, new Uint8Array(10));
+    expect(muxer.bufferedAmount).toBe(1000 + 3 * 18); // each frame: 6 bytes of header fields + 12 of data
+    expect((await rejection(muxer.send(5, new Uint8Array(10)))).code).toBe("overloaded");
+    await sleep(10);
+    expect(firstDone).toBe(false);
+    expect(sent).toHaveLength(1);
+    duplex.buffered = 0;
+    await Promise.all([first, second, third]);
+    expect(sent.map((p) => decodeFrame(p).route)).toEqual([1, 2, 3, 4]);
+  });
+
+  it("rejects writes still waiting when the connection closes", async () => {
+    const { duplex } = slowDuplex();
+    const muxer = new Muxer(duplex, { highWaterMark: 0, keepalive: false });
+    duplex.buffered = 1;
+    const waiting = rejection(muxer.send(1, bytes("x")));
+    const call = rejection(muxer.rpc(1, bytes("y")));
+    muxer.close();
+    expect((await waiting).code).toBe("closed");
+    expect((await call).code).toBe("closed");
+  });
+
+  it("closes with 1008 a peer that keeps calling but never reads the answers", async () => {
+    const { duplex } = slowDuplex();
+    const sink: { current?: DuplexSink } = {};
+    duplex.open = (s) => void (sink.current = s);
+    const muxer = new Muxer(duplex, { highWaterMark: 0, maxQueuedBytes: 100, onRpc: () => new Uint8Array(40), keepalive: false });
+    duplex.buffered = 1;
+    const { encodeFrame } = await import("../src/codec.js");
+    for (let i = 1; i <= 5; i++) sink.current!.message(encodeFrame({ number: i, flag: Flag.request, route: 1, data: bytes("") }));
+    const info = await muxer.wait();
+    expect([info.code, info.error?.code]).toEqual([1008, "overloaded"]);
+  });
+});
+
+describe("error reporting", () => {
+  it("reports an onClose hook that throws instead of crashing", async () => {
+    const onError = vi.fn();
+    const { a } = pair({ onError, onClose: () => { throw new Error("bad hook"); } });
+    a.close();
+    expect(onError).toHaveBeenCalledTimes(1);
+  });
+});
