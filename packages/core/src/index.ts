@@ -7,3 +7,6 @@ export { CloseCode } from "./duplex.js";
 export type { Duplex, DuplexSink } from "./duplex.js";
 export { Flag, decodeErrorReply, decodeFrame, encodeErrorReply, encodeFrame } from "./codec.js";
 export type { ErrorReply, FlagValue, Frame, WireNumber } from "./codec.js";
+export { ReconnectingMuxer } from "./reconnect.js";
+export type { Connect, ConnectionState, ReconnectOptions, ReconnectingMuxerOptions } from "./reconnect.js";
+export { EXTENSIONS_PROTOCOL } from "./extensions.js";

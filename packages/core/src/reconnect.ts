@@ -1,0 +1,283 @@
+import type { OnewayHandler, RpcHandler } from "./dispatcher.js";
+import type { Duplex } from "./duplex.js";
+import { BimuxError } from "./errors.js";
+import { Muxer, type CloseInfo, type MuxerOptions, type RpcOptions } from "./muxer.js";
+
+/** Where a {@link ReconnectingMuxer} stands. */
+export type ConnectionState = "connecting" | "open" | "closed";
+
+/** How a {@link ReconnectingMuxer} retries, and what happens to calls made while it is down. */
+export interface ReconnectOptions {
+  /** Delay before the first retry, in ms. Default 250. */
+  initialDelay?: number;
+  /** Longest delay between retries, in ms. Default 30 000. */
+  maxDelay?: number;
+  /** Each failed attempt multiplies the delay by this. Default 2. */
+  factor?: number;
+  /** Fraction of each delay that is random, so that many clients do not retry in step. Default 0.5. */
+  jitter?: number;
+  /** Consecutive failed attempts before giving up for good. Default `Infinity`. */
+  maxAttempts?: number;
+  /**
+   * Calls (rpc and send) that may wait for the connection while it is down; they
+   * go out once it is back, still bound by their own timeout and signal. Default 0:
+   * a call made while disconnected fails at once with `unavailable`.
+   */
+  queueLimit?: number;
+}
+
+/** Options of a {@link ReconnectingMuxer}: the muxer's hooks, kept across reconnects, and the retry policy. */
+export interface ReconnectingMuxerOptions extends Omit<MuxerOptions, "onIdChange">, ReconnectOptions {
+  /** Called on every change of {@link ReconnectingMuxer.state}. */
+  onStateChange?: (state: ConnectionState, client: ReconnectingMuxer) => void;
+}
+
+/** Opens a new connection; rejects if it cannot. Must give up when `signal` aborts. */
+export type Connect = (signal: AbortSignal) => Promise<Duplex>;
+
+interface WaitingCall {
+  resolve(muxer: Muxer): void;
+  reject(error: BimuxError): void;
+}
+
+/**
+ * A client connection that comes back: when the connection drops it dials again,
+ * with exponential backoff and jitter, keeping its handlers, hooks and id. Calls
+ * in flight when a connection drops reject with `closed` (they may or may not
+ * have run); calls made while disconnected fail fast, or wait in a bounded queue.
+ */
+export class ReconnectingMuxer {
+  private readonly connect: Connect;
+  private readonly options: ReconnectingMuxerOptions;
+  private readonly rpcRoutes = new Map<number, RpcHandler>();
+  private readonly onewayRoutes = new Map<number, OnewayHandler>();
+  private readonly waiting: WaitingCall[] = [];
+  private readonly stop = new AbortController();
+  private readonly ended: Promise<CloseInfo>;
+  private endWith!: (info: CloseInfo) => void;
+  private current: Muxer | undefined;
+  private currentState: ConnectionState = "connecting";
+  private currentId: string;
+  private finalInfo: CloseInfo | undefined;
+  private readyWaiters: Array<{ resolve(): void; reject(error: BimuxError): void }> = [];
+  private wake: (() => void) | undefined;
+
+  constructor(connect: Connect, options: ReconnectingMuxerOptions = {}) {
+    this.connect = connect;
+    this.options = options;
+    this.currentId = options.id ?? "";
+    for (const [route, handler] of Object.entries(options.handlers ?? {})) this.rpcRoutes.set(Number(route), handler);
+    for (const [route, handler] of Object.entries(options.onewayHandlers ?? {})) this.onewayRoutes.set(Number(route), handler);
+    this.ended = new Promise((resolve) => (this.endWith = resolve));
+    void this.run();
+  }
+
+  /** `connecting` (first time or again), `open`, or `closed` for good. */
+  get state(): ConnectionState {
+    return this.currentState;
+  }
+
+  /** The muxer of the live connection, if there is one. */
+  get muxer(): Muxer | undefined {
+    return this.current;
+  }
+
+  /** The application's name for this client, carried over to every new connection. */
+  get id(): string {
+    return this.currentId;
+  }
+
+  set id(id: string) {
+    this.currentId = id;
+    if (this.current) this.current.id = id;
+  }
+
+  /** Resolves once connected (at once if it is); rejects if the client closes for good first. */
+  ready(): Promise<void> {
+    if (this.currentState === "open") return Promise.resolve();
+    if (this.finalInfo) return Promise.reject(this.closedError());
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+  }
+
+  /** Serves requests on `route`, on this and every later connection. Returns a function that removes it. */
+  handle(route: number, handler: RpcHandler): () => void {
+    const remove = this.current?.handle(route, handler);
+    this.rpcRoutes.set(route, handler);
+    return () => {
+      remove?.();
+      if (this.rpcRoutes.get(route) === handler) this.rpcRoutes.delete(route);
+    };
+  }
+
+  /** Handles one-way messages on `route`, on this and every later connection. Returns a function that removes it. */
+  handleOneway(route: number, handler: OnewayHandler): () => void {
+    const remove = this.current?.handleOneway(route, handler);
+    this.onewayRoutes.set(route, handler);
+    return () => {
+      remove?.();
+      if (this.onewayRoutes.get(route) === handler) this.onewayRoutes.delete(route);
+    };
+  }
+
+  /** {@link Muxer.rpc} on the live connection; while down, fails with `unavailable` or waits in the queue. */
+  async rpc(route: number, data: Uint8Array, options: RpcOptions = {}): Promise<Uint8Array> {
+    if (this.current) return this.current.rpc(route, data, options);
+    const started = Date.now();
+    const muxer = await this.whenConnected(options, `rpc to route ${route}`);
+    const timeout = options.timeout ?? this.options.timeout;
+    if (timeout === undefined || timeout === Infinity) return muxer.rpc(route, data, options);
+    const left = timeout - (Date.now() - started);
+    if (left <= 0) throw new BimuxError("timeout", `rpc to route ${route} timed out after ${timeout} ms waiting to reconnect`);
+    return muxer.rpc(route, data, { ...options, timeout: left });
+  }
+
+  /** {@link Muxer.send} on the live connection; while down, fails with `unavailable` or waits in the queue. */
+  async send(route: number, data: Uint8Array): Promise<void> {
+    if (this.current) return this.current.send(route, data);
+    const muxer = await this.whenConnected({}, `send to route ${route}`);
+    return muxer.send(route, data);
+  }
+
+  /** Resolves when the client has closed for good: closed by the application, or out of attempts. */
+  wait(): Promise<CloseInfo> {
+    return this.ended;
+  }
+
+  /** Closes the live connection and stops reconnecting. Pending and waiting calls reject with `closed`. */
+  close(code = 1000, reason = ""): void {
+    if (this.finalInfo) return;
+    this.end({ code, reason, initiator: "local" });
+    this.current?.close(code, reason);
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.finalInfo) {
+      this.setState("connecting");
+      let duplex: Duplex;
+      try {
+        duplex = await this.connect(this.stop.signal);
+      } catch (error) {
+        if (this.finalInfo) return;
+        failures++;
+        if (failures >= (this.options.maxAttempts ?? Infinity)) {
+          const cause = BimuxError.from(error, "unavailable");
+          this.end({ code: 1006, reason: `gave up after ${failures} attempts: ${cause.rawMessage}`, initiator: "local", error: cause });
+          return;
+        }
+        await this.sleep(this.delay(failures));
+        continue;
+      }
+      if (this.finalInfo) {
+        duplex.close(1000, "");
+        return;
+      }
+      failures = 0;
+      const muxer = this.open(duplex);
+      await muxer.wait();
+      this.current = undefined;
+      // Even after a good connection, wait a little (with jitter) so a restarting server is not stampeded.
+      if (!this.finalInfo) await this.sleep(this.delay(0));
+    }
+  }
+
+  private open(duplex: Duplex): Muxer {
+    const muxer = new Muxer(duplex, {
+      ...this.options,
+      id: this.currentId,
+      handlers: Object.fromEntries(this.rpcRoutes),
+      onewayHandlers: Object.fromEntries(this.onewayRoutes),
+      onClose: (closed) => {
+        // From here on, calls see the client as down, not a closed muxer.
+        if (this.current === closed) this.current = undefined;
+        if (!this.finalInfo) this.setState("connecting");
+        this.options.onClose?.(closed);
+      },
+    });
+    this.current = muxer;
+    this.setState("open");
+    for (const waiter of this.readyWaiters.splice(0)) waiter.resolve();
+    for (const call of this.waiting.splice(0)) call.resolve(muxer);
+    return muxer;
+  }
+
+  private whenConnected(options: RpcOptions, what: string): Promise<Muxer> {
+    if (this.finalInfo) return Promise.reject(this.closedError());
+    const limit = this.options.queueLimit ?? 0;
+    if (this.waiting.length >= limit) {
+      return Promise.reject(
+        new BimuxError("unavailable", `${what}: not connected (${this.currentState})${limit ? `, and ${limit} calls already wait` : ""}`),
+      );
+    }
+    return new Promise<Muxer>((resolve, reject) => {
+      const { signal } = options;
+      const timeout = options.timeout ?? this.options.timeout ?? 30_000;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const call: WaitingCall = {
+        resolve: (muxer) => {
+          cleanup();
+          resolve(muxer);
+        },
+        reject: (error) => {
+          cleanup();
+          reject(error);
+        },
+      };
+      const leave = (error: BimuxError) => {
+        const index = this.waiting.indexOf(call);
+        if (index >= 0) this.waiting.splice(index, 1);
+        call.reject(error);
+      };
+      const onAbort = () => leave(new BimuxError("aborted", `${what} was aborted while waiting to reconnect`, { cause: signal?.reason }));
+      const cleanup = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (timeout !== Infinity) {
+        timer = setTimeout(() => leave(new BimuxError("timeout", `${what} timed out after ${timeout} ms waiting to reconnect`)), timeout);
+      }
+      this.waiting.push(call);
+    });
+  }
+
+  private delay(failures: number): number {
+    const { initialDelay = 250, maxDelay = 30_000, factor = 2, jitter = 0.5 } = this.options;
+    const base = Math.min(maxDelay, initialDelay * factor ** Math.max(0, failures - 1));
+    return base * (1 - jitter * Math.random());
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  private setState(state: ConnectionState): void {
+    if (state === this.currentState) return;
+    this.currentState = state;
+    this.options.onStateChange?.(state, this);
+  }
+
+  private end(info: CloseInfo): void {
+    this.finalInfo = info;
+    this.stop.abort(new BimuxError("closed", "client closed"));
+    this.wake?.();
+    this.setState("closed");
+    const error = this.closedError();
+    for (const call of this.waiting.splice(0)) call.reject(error);
+    for (const waiter of this.readyWaiters.splice(0)) waiter.reject(error);
+    this.endWith(info);
+  }
+
+  private closedError(): BimuxError {
+    const info = this.finalInfo;
+    return new BimuxError("closed", `client closed${info?.reason ? `: ${info.reason}` : ""}`, { cause: info?.error });
+  }
+}

@@ -1,0 +1,166 @@
+import { describe, expect, it } from "vitest";
+import { BimuxError, Muxer, ReconnectingMuxer, type ConnectionState, type ReconnectingMuxerOptions } from "../src/index.js";
+import { createDuplexPair, type MemoryDuplex } from "../src/testing.js";
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(condition: () => boolean, ms = 2000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await sleep(2);
+  }
+}
+
+async function rejection(p: Promise<unknown>): Promise<BimuxError> {
+  try {
+    await p;
+  } catch (error) {
+    expect(error).toBeInstanceOf(BimuxError);
+    return error as BimuxError;
+  }
+  throw new Error("expected a rejection");
+}
+
+/** A pretend server: each connect makes a fresh in-memory connection, unless it is down. */
+function fakeServer() {
+  const server = {
+    up: true,
+    attempts: 0,
+    peers: [] as Muxer[],
+    wires: [] as MemoryDuplex[],
+    connect: async () => {
+      server.attempts++;
+      if (!server.up) throw new Error("connection refused");
+      const [client, side] = createDuplexPair();
+      server.wires.push(side);
+      server.peers.push(new Muxer(side, { onRpc: (_r, d) => bytes(`server got ${text(d)}`), keepalive: false }));
+      return client;
+    },
+    get last() {
+      return server.peers[server.peers.length - 1]!;
+    },
+  };
+  return server;
+}
+
+function client(server: ReturnType<typeof fakeServer>, options: ReconnectingMuxerOptions = {}) {
+  const states: ConnectionState[] = [];
+  const c = new ReconnectingMuxer(server.connect, {
+    initialDelay: 5,
+    maxDelay: 20,
+    keepalive: false,
+    onStateChange: (s) => void states.push(s),
+    ...options,
+  });
+  return { c, states };
+}
+
+describe("ReconnectingMuxer", () => {
+  it("comes back after a drop with its handlers and id, so the server can call it again", async () => {
+    const server = fakeServer();
+    const { c, states } = client(server, { handlers: { 1: () => bytes("client v1") } });
+    c.id = "agent-7";
+    await c.ready();
+    c.handle(2, () => bytes("added later"));
+    expect(text(await server.last.rpc(1, bytes("")))).toBe("client v1");
+    server.wires[0]!.drop();
+    await until(() => server.peers.length === 2 && c.state === "open");
+    expect(text(await server.last.rpc(1, bytes("")))).toBe("client v1");
+    expect(text(await server.last.rpc(2, bytes("")))).toBe("added later");
+    expect(c.muxer?.id).toBe("agent-7");
+    expect(text(await c.rpc(9, bytes("hi")))).toBe("server got hi");
+    expect(states).toEqual(["open", "connecting", "open"]);
+    c.close();
+    expect(c.state).toBe("closed");
+  });
+
+  it("rejects calls in flight when the connection drops, and fails fast while down by default", async () => {
+    const server = fakeServer();
+    const { c } = client(server);
+    await c.ready();
+    server.last.handle(5, () => new Promise(() => {}));
+    const inFlight = rejection(c.rpc(5, bytes("")));
+    await sleep(1);
+    server.up = false;
+    server.wires[0]!.drop();
+    expect((await inFlight).code).toBe("closed");
+    await until(() => c.state === "connecting");
+    expect((await rejection(c.rpc(1, bytes("")))).code).toBe("unavailable");
+    expect((await rejection(c.send(1, bytes("")))).code).toBe("unavailable");
+    c.close();
+  });
+
+  it("queues calls made while down, up to the limit, and sends them once back", async () => {
+    const server = fakeServer();
+    const { c } = client(server, { queueLimit: 2 });
+    await c.ready();
+    server.up = false;
+    server.wires[0]!.drop();
+    await until(() => c.state === "connecting");
+    const first = c.rpc(1, bytes("one"), { timeout: 5000 });
+    const second = c.rpc(1, bytes("two"), { timeout: 5000 });
+    expect((await rejection(c.rpc(1, bytes("three")))).code).toBe("unavailable");
+    const late = rejection(c.rpc(1, bytes("late"), { timeout: 1 }));
+    expect((await late).code).toBe("unavailable");
+    server.up = true;
+    expect(text(await first)).toBe("server got one");
+    expect(text(await second)).toBe("server got two");
+    c.close();
+  });
+
+  it("gives a queued call only its own timeout", async () => {
+    const server = fakeServer();
+    const { c } = client(server, { queueLimit: 5 });
+    await c.ready();
+    server.up = false;
+    server.wires[0]!.drop();
+    await until(() => c.state === "connecting");
+    const started = Date.now();
+    expect((await rejection(c.rpc(1, bytes(""), { timeout: 30 }))).code).toBe("timeout");
+    expect(Date.now() - started).toBeLessThan(500);
+    c.close();
+  });
+
+  it("backs off exponentially with jitter between failed attempts", async () => {
+    const server = fakeServer();
+    server.up = false;
+    const { c } = client(server, { initialDelay: 10, maxDelay: 40, factor: 2, jitter: 0 });
+    await sleep(200);
+    // Delays 10, 20, 40, 40, 40… after the first attempt at 0: about 6 attempts in 200 ms, never 20.
+    expect(server.attempts).toBeGreaterThanOrEqual(4);
+    expect(server.attempts).toBeLessThanOrEqual(8);
+    c.close();
+  });
+
+  it("gives up after maxAttempts, closing for good and rejecting ready()", async () => {
+    const server = fakeServer();
+    server.up = false;
+    const { c, states } = client(server, { maxAttempts: 3 });
+    const error = await rejection(c.ready());
+    expect(error.code).toBe("closed");
+    const info = await c.wait();
+    expect(info.error?.code).toBe("unavailable");
+    expect(server.attempts).toBe(3);
+    expect(states).toEqual(["closed"]);
+  });
+
+  it("stops reconnecting once closed, and rejects queued calls", async () => {
+    const server = fakeServer();
+    const { c } = client(server, { queueLimit: 1 });
+    await c.ready();
+    server.up = false;
+    server.wires[0]!.drop();
+    await until(() => c.state === "connecting");
+    const queued = rejection(c.rpc(1, bytes("")));
+    c.close();
+    expect((await queued).code).toBe("closed");
+    const attempts = server.attempts;
+    server.up = true;
+    await sleep(50);
+    expect(server.attempts).toBe(attempts);
+    expect((await rejection(c.rpc(1, bytes("")))).code).toBe("closed");
+  });
+});
