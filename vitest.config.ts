@@ -10,6 +10,7 @@ export default defineConfig({
       { find: /^@bimux\/core\/testing$/, replacement: src("./packages/core/src/testing.ts") },
       { find: /^@bimux\/core$/, replacement: src("./packages/core/src/index.ts") },
       { find: /^@bimux\/node$/, replacement: src("./packages/node/src/index.ts") },
+      { find: /^@bimux\/browser$/, replacement: src("./packages/browser/src/index.ts") },
     ],
   },
   test: {

@@ -1,0 +1,37 @@
+import { CloseCode, EXTENSIONS_PROTOCOL, Muxer, type MuxerOptions } from "@bimux/core";
+import { openWebSocket } from "./open.js";
+
+/** Options of {@link dial}: the hooks of the muxer, and how to connect. */
+export interface DialOptions extends MuxerOptions {
+  /** WebSocket subprotocols to offer the server, in order of preference. */
+  protocols?: string[];
+  /** Aborting it gives up connecting. */
+  signal?: AbortSignal;
+  /** Give up connecting after this many milliseconds; `Infinity` for no limit. Default 10 000. */
+  handshakeTimeout?: number;
+  /**
+   * Offer the bimux-ts extensions (cancel, keepalive pings, request timeouts) after
+   * `protocols`. Default true. A server that does not take them (the Go original)
+   * answers with no subprotocol, which a browser accepts: the base protocol it is.
+   */
+  extensions?: boolean;
+}
+
+/**
+ * Connects to a bimux server from a page (the Go `WsDial`) and resolves to the
+ * muxer once the WebSocket is open. The hooks and handlers serve the server's
+ * calls to the page. Rejects with code `unavailable` when the connection cannot
+ * be made, `aborted` when `signal` fires first.
+ */
+export async function dial(url: string, options: DialOptions = {}): Promise<Muxer> {
+  const { protocols = [], signal, handshakeTimeout, extensions = true, ...muxerOptions } = options;
+  const offer = extensions && !protocols.includes(EXTENSIONS_PROTOCOL) ? [...protocols, EXTENSIONS_PROTOCOL] : protocols;
+  const duplex = await openWebSocket(url, { protocols: offer, signal, timeout: handshakeTimeout });
+  try {
+    return new Muxer(duplex, muxerOptions);
+  } catch (error) {
+    // Bad muxer options (a route that is not an int32…): do not leave the socket open behind the error.
+    duplex.close(CloseCode.normal, "");
+    throw error;
+  }
+}

@@ -1,0 +1,114 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { BimuxError, EXTENSIONS_PROTOCOL, Flag, decodeFrame, dial, encodeFrame, type Muxer } from "../src/index.js";
+import { FakeWebSocket } from "./fake-websocket.js";
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+beforeEach(() => {
+  FakeWebSocket.reset();
+  vi.stubGlobal("WebSocket", FakeWebSocket);
+});
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+/** Dials, lets the fake server accept, and returns both ends. */
+async function connected(options: Parameters<typeof dial>[1] = {}, protocol = ""): Promise<[Muxer, FakeWebSocket]> {
+  const dialing = dial("ws://127.0.0.1:1/mux", { keepalive: false, ...options });
+  const ws = FakeWebSocket.only();
+  ws.accept(protocol);
+  return [await dialing, ws];
+}
+
+describe("dial in a browser", () => {
+  it("offers the extensions after the page's own subprotocols, and uses them when the server agrees", async () => {
+    const [muxer, ws] = await connected({ protocols: ["app.v2"] }, EXTENSIONS_PROTOCOL);
+    expect(ws.protocols).toEqual(["app.v2", EXTENSIONS_PROTOCOL]);
+    expect(muxer.extensions).toBe(true);
+  });
+
+  it("offers no extensions when asked not to", async () => {
+    const [muxer, ws] = await connected({ extensions: false });
+    expect(ws.protocols).toEqual([]);
+    expect(muxer.extensions).toBe(false);
+  });
+
+  it("sends calls as binary frames and resolves them with the reply", async () => {
+    const [muxer, ws] = await connected();
+    const reply = muxer.rpc(7, bytes("ping"));
+    const request = decodeFrame(ws.sent[0]!);
+    expect(request).toMatchObject({ flag: Flag.request, route: 7 });
+    expect(text(request.data)).toBe("ping");
+    ws.receive(encodeFrame({ number: request.number, flag: Flag.response, route: 7, data: bytes("pong") }));
+    expect(text(await reply)).toBe("pong");
+  });
+
+  it("serves a request that arrives in the same task as the open event, before dial has resolved", async () => {
+    const dialing = dial("ws://127.0.0.1:1/mux", {
+      keepalive: false,
+      handlers: { 3: (_route, data) => bytes(`page got ${text(data)}`) },
+    });
+    const ws = FakeWebSocket.only();
+    ws.accept();
+    ws.receive(encodeFrame({ number: 1, flag: Flag.request, route: 3, data: bytes("early") }));
+    await dialing;
+    await vi.waitFor(() => expect(ws.sent).toHaveLength(1));
+    const response = decodeFrame(ws.sent[0]!);
+    expect(response).toMatchObject({ number: 1, flag: Flag.response, route: 3 });
+    expect(text(response.data)).toBe("page got early");
+  });
+
+  it("sees a close that happens before dial has resolved", async () => {
+    const dialing = dial("ws://127.0.0.1:1/mux", { keepalive: false });
+    const ws = FakeWebSocket.only();
+    ws.accept();
+    ws.end(1001, "server restarting");
+    const muxer = await dialing;
+    expect(await muxer.wait()).toMatchObject({ code: 1001, reason: "server restarting", initiator: "remote" });
+  });
+
+  it("closes with a code a browser accepts when the muxer closes with one it refuses", async () => {
+    const [muxer, ws] = await connected();
+    muxer.close(1001, "page hidden");
+    expect(ws.closedWith).toEqual({ code: 4001, reason: "page hidden" });
+    expect(muxer.closeDetails).toMatchObject({ code: 1001, initiator: "local" });
+  });
+
+  it("keeps codes a browser accepts as they are", async () => {
+    const [muxer, ws] = await connected();
+    muxer.close(4321, "custom");
+    expect(ws.closedWith).toEqual({ code: 4321, reason: "custom" });
+  });
+
+  it("rejects a text message by closing with unsupported data, sent as 4003", async () => {
+    const [muxer, ws] = await connected();
+    ws.receive("hello?");
+    const info = await muxer.wait();
+    expect(info).toMatchObject({ code: 1003, initiator: "local" });
+    expect(info.error?.code).toBe("protocol");
+    expect(ws.closedWith?.code).toBe(4003);
+  });
+
+  it("fails a call at once when the socket is already closing, instead of losing it", async () => {
+    const [muxer, ws] = await connected();
+    ws.readyState = 2;
+    const error = await muxer.rpc(1, bytes("late"), { timeout: 1000 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(BimuxError);
+    expect((error as BimuxError).code).toBe("closed");
+  });
+
+  it("closes the socket when the muxer options are invalid", async () => {
+    const dialing = dial("ws://127.0.0.1:1/mux", { timeout: -1 });
+    FakeWebSocket.only().accept();
+    const error = await dialing.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((error as BimuxError).code).toBe("invalid_argument");
+    expect(FakeWebSocket.only().closedWith?.code).toBe(1000);
+  });
+});

@@ -1,0 +1,30 @@
+import { defineConfig } from "tsup";
+
+// Core is inlined in every output: a page gets one self-contained file, and the
+// package has no runtime dependency whose version could drift from the one tested.
+const shared = {
+  sourcemap: true,
+  target: "es2022",
+  tsconfig: "tsconfig.json",
+  noExternal: ["@bimux/core"],
+} as const;
+
+export default defineConfig([
+  {
+    ...shared,
+    entry: ["src/index.ts"],
+    format: ["esm", "cjs"],
+    dts: { resolve: ["@bimux/core"] },
+    // Both builds run at once: this one's clean must spare the other's output.
+    clean: ["!bimux.global.js*"],
+  },
+  {
+    ...shared,
+    // For a <script> tag without a bundler: everything on `window.bimux`.
+    entry: { bimux: "src/index.ts" },
+    format: ["iife"],
+    globalName: "bimux",
+    minify: true,
+    platform: "browser",
+  },
+]);
