@@ -1,4 +1,13 @@
-import { BimuxError, Muxer, type MuxerOptions } from "@bimux/core";
+import {
+  BimuxError,
+  EXTENSIONS_PROTOCOL,
+  Muxer,
+  ReconnectingMuxer,
+  type Duplex,
+  type MuxerOptions,
+  type ReconnectOptions,
+  type ReconnectingMuxerOptions,
+} from "@bimux/core";
 import WebSocket from "ws";
 import { wsDuplex } from "./ws-duplex.js";
 
@@ -8,38 +17,92 @@ export interface DialOptions extends MuxerOptions {
   headers?: Record<string, string>;
   /** Give up connecting after this many milliseconds. Default 10 000. */
   handshakeTimeout?: number;
-  /** Largest message accepted, in bytes; larger ones close the connection with 1009. Default 64 MiB. */
-  maxPayload?: number;
   /** Aborting it gives up connecting. */
   signal?: AbortSignal;
+  /**
+   * Offer the bimux-ts extensions (cancel, keepalive pings, request timeouts).
+   * Default true; a server that does not take them (the Go original) costs one extra handshake.
+   */
+  extensions?: boolean;
+}
+
+/** Options of a reconnecting {@link dial}: the retry policy and a state hook besides. */
+export interface ReconnectingDialOptions extends DialOptions, Omit<ReconnectingMuxerOptions, keyof MuxerOptions> {
+  /** Dial again whenever the connection drops: `true` for the default policy. */
+  reconnect: true | ReconnectOptions;
 }
 
 /**
  * Connects to a bimux server (the Go `WsDial`) and resolves to the muxer once the
  * WebSocket is open. The hooks serve the server's calls to this side.
  * Rejects with code `unavailable` when the connection cannot be made.
+ *
+ * With `reconnect`, resolves to a {@link ReconnectingMuxer} once first connected,
+ * which dials again after every drop, keeping its handlers.
  */
-export function dial(url: string, options: DialOptions = {}): Promise<Muxer> {
-  const { headers, handshakeTimeout = 10_000, maxPayload = 64 * 1024 * 1024, signal, ...muxerOptions } = options;
-  return new Promise<Muxer>((resolve, reject) => {
+export function dial(url: string, options: ReconnectingDialOptions): Promise<ReconnectingMuxer>;
+export function dial(url: string, options?: DialOptions): Promise<Muxer>;
+export async function dial(url: string, options: DialOptions | ReconnectingDialOptions = {}): Promise<Muxer | ReconnectingMuxer> {
+  const open = opener(url, options);
+  if (!("reconnect" in options) || !options.reconnect) {
+    return new Muxer(await open(options.signal), options);
+  }
+  const policy = options.reconnect === true ? {} : options.reconnect;
+  const client = new ReconnectingMuxer((signal) => open(signal), { ...options, ...policy });
+  const onAbort = () => client.close(1000, "dial aborted");
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    await client.ready();
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+  }
+  return client;
+}
+
+/**
+ * Makes the function that opens one WebSocket to `url`. It offers the extensions
+ * subprotocol; a server that answers with none (so `ws` refuses the handshake)
+ * is dialled again without it, and not offered it again.
+ */
+function opener(url: string, options: DialOptions): (signal?: AbortSignal) => Promise<Duplex> {
+  let offer = options.extensions ?? true;
+  return async (signal) => {
+    try {
+      return await openOnce(url, options, offer, signal);
+    } catch (error) {
+      if (!(offer && error instanceof BimuxError && /Server sent no subprotocol/.test(error.message))) throw error;
+      offer = false;
+      return openOnce(url, options, false, signal);
+    }
+  };
+}
+
+function openOnce(url: string, options: DialOptions, offer: boolean, signal: AbortSignal | undefined): Promise<Duplex> {
+  const { headers, handshakeTimeout = 10_000, maxMessageSize = 64 * 1024 * 1024 } = options;
+  return new Promise<Duplex>((resolve, reject) => {
     if (signal?.aborted) {
       reject(new BimuxError("aborted", `dial ${url} was aborted`, { cause: signal.reason }));
       return;
     }
     let ws: WebSocket;
     try {
-      ws = new WebSocket(url, { headers, handshakeTimeout, maxPayload, perMessageDeflate: false });
+      ws = new WebSocket(url, offer ? [EXTENSIONS_PROTOCOL] : [], {
+        headers,
+        handshakeTimeout,
+        maxPayload: maxMessageSize,
+        perMessageDeflate: false,
+      });
     } catch (error) {
       reject(new BimuxError("invalid_argument", `cannot dial ${url}: ${(error as Error).message}`, { cause: error }));
       return;
     }
-    const onAbort = (): void => {
-      fail(new BimuxError("aborted", `dial ${url} was aborted`, { cause: signal?.reason }));
-      ws.terminate();
-    };
     const fail = (error: BimuxError): void => {
       cleanup();
       reject(error);
+    };
+    const onAbort = (): void => {
+      fail(new BimuxError("aborted", `dial ${url} was aborted`, { cause: signal?.reason }));
+      ws.terminate();
     };
     const onError = (error: Error): void => {
       fail(new BimuxError("unavailable", `cannot connect to ${url}: ${error.message}`, { cause: error }));
@@ -47,10 +110,11 @@ export function dial(url: string, options: DialOptions = {}): Promise<Muxer> {
     const onClose = (code: number): void => fail(new BimuxError("unavailable", `connection to ${url} closed while opening (${code})`));
     const onOpen = (): void => {
       cleanup();
-      resolve(new Muxer(wsDuplex(ws), muxerOptions));
+      resolve(wsDuplex(ws));
     };
     const cleanup = (): void => {
       ws.off("open", onOpen);
+      // The duplex made on open listens for errors from then on.
       ws.off("error", onError);
       ws.off("close", onClose);
       signal?.removeEventListener("abort", onAbort);

@@ -1,7 +1,7 @@
 export { serve } from "./serve.js";
-export type { BimuxServer, ServeOptions } from "./serve.js";
+export type { Authenticate, AuthResult, BimuxServer, OriginPolicy, ServeOptions } from "./serve.js";
 export { dial } from "./dial.js";
-export type { DialOptions } from "./dial.js";
+export type { DialOptions, ReconnectingDialOptions } from "./dial.js";
 export { PeerRegistry } from "./peers.js";
 export { ConnectionQueue } from "./connection-queue.js";
 export { wsDuplex } from "./ws-duplex.js";

@@ -2,11 +2,34 @@ import { createServer, type IncomingMessage, type Server as HttpServer } from "n
 import type { Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex as NodeStream } from "node:stream";
-import { BimuxError, CloseCode, Muxer, type MuxerOptions } from "@bimux/core";
+import { BimuxError, CloseCode, EXTENSIONS_PROTOCOL, Muxer, type MuxerOptions } from "@bimux/core";
 import WebSocket, { WebSocketServer } from "ws";
 import { ConnectionQueue } from "./connection-queue.js";
 import { PeerRegistry } from "./peers.js";
 import { wsDuplex } from "./ws-duplex.js";
+
+/**
+ * Decides whether an upgrade request may connect, before any WebSocket exists.
+ * Return `true` (or `{ id }` to name the peer) to accept; `false` to answer 401;
+ * `{ status: 401 | 403, message }` to choose. A throw answers 500.
+ */
+export type Authenticate = (
+  request: IncomingMessage,
+) => AuthResult | Promise<AuthResult>;
+
+/** What an {@link Authenticate} hook decides. */
+export type AuthResult = boolean | { id?: string } | { status: 401 | 403; message?: string };
+
+/**
+ * Which browser origins may connect. Requests without an `Origin` header (Node,
+ * Go and other non-browser clients) are not affected.
+ * - `"same-origin"` (the default): only pages served from this server's own host,
+ *   which stops cross-site WebSocket hijacking;
+ * - a list of origins such as `"https://app.example.com"`;
+ * - a function deciding per request;
+ * - `"*"`: any origin (only when authentication does not ride on cookies).
+ */
+export type OriginPolicy = "same-origin" | "*" | readonly string[] | ((origin: string, request: IncomingMessage) => boolean);
 
 /** Options of {@link serve}: where to listen, and the hooks each connection's muxer gets. */
 export interface ServeOptions extends Omit<MuxerOptions, "id"> {
@@ -20,8 +43,12 @@ export interface ServeOptions extends Omit<MuxerOptions, "id"> {
   path?: string;
   /** Called with each new connection's muxer and the upgrade request. */
   onConnection?: (muxer: Muxer, request: IncomingMessage) => void;
-  /** Largest message accepted, in bytes; larger ones close the connection with 1009. Default 64 MiB. */
-  maxPayload?: number;
+  /** Checks each upgrade request before a WebSocket exists (401/403 otherwise). Default: everyone may connect. */
+  authenticate?: Authenticate;
+  /** Which browser origins may connect. Default `"same-origin"`. */
+  origins?: OriginPolicy;
+  /** Take the bimux-ts extensions when a client offers them. Default true. */
+  extensions?: boolean;
 }
 
 /** A running bimux server (the Go `WsServe`). */
@@ -36,7 +63,7 @@ export interface BimuxServer {
   close(): Promise<void>;
 }
 
-const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
+const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
 /** How long `close()` lets peers answer the close handshake before cutting them off. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -46,14 +73,33 @@ const CLOSE_GRACE_MS = 2000;
  * peer as soon as it has it, and the peer can call the server.
  */
 export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
-  const { port, host, server: existing, path, onConnection, maxPayload = DEFAULT_MAX_PAYLOAD, ...muxerOptions } = options;
+  const {
+    port,
+    host,
+    server: existing,
+    path,
+    onConnection,
+    authenticate,
+    origins = "same-origin",
+    extensions = true,
+    ...muxerOptions
+  } = options;
+  const report = (error: BimuxError, muxer?: Muxer): void => {
+    if (muxerOptions.onError && muxer) muxerOptions.onError(error, muxer);
+    else console.error(`bimux: ${error.message}`);
+  };
   const http =
     existing ??
     createServer((_req, res) => {
       res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" });
       res.end("bimux: this endpoint speaks WebSocket only\n");
     });
-  const wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: muxerOptions.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+    perMessageDeflate: false,
+    handleProtocols: (offered) => (extensions && offered.has(EXTENSIONS_PROTOCOL) ? EXTENSIONS_PROTOCOL : false),
+  });
   const peers = new PeerRegistry();
   const connections = new ConnectionQueue();
   const sockets = new Set<WebSocket>();
@@ -70,15 +116,48 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
       rejectUpgrade(socket, 503, "Service Unavailable");
       return;
     }
-    wss.handleUpgrade(request, socket, head, (ws) => accept(ws, request));
+    if (!originAllowed(origins, request)) {
+      rejectUpgrade(socket, 403, "Forbidden", "origin not allowed");
+      return;
+    }
+    // The socket may fail while we wait for the application's verdict.
+    socket.on("error", () => socket.destroy());
+    void admit(request).then(
+      (verdict) => {
+        if (socket.destroyed) return;
+        if (typeof verdict === "object" && "status" in verdict) {
+          rejectUpgrade(socket, verdict.status, verdict.status === 401 ? "Unauthorized" : "Forbidden", verdict.message);
+          return;
+        }
+        if (closing) {
+          rejectUpgrade(socket, 503, "Service Unavailable");
+          return;
+        }
+        const id = typeof verdict === "object" ? verdict.id : undefined;
+        wss.handleUpgrade(request, socket, head, (ws) => accept(ws, request, id));
+      },
+      (error: unknown) => {
+        report(new BimuxError("internal", `authenticate failed: ${(error as Error)?.message ?? String(error)}`, { cause: error }));
+        rejectUpgrade(socket, 500, "Internal Server Error");
+      },
+    );
   };
 
-  const accept = (ws: WebSocket, request: IncomingMessage): void => {
+  /** The authentication hook's verdict, normalised: a status to refuse with, or an optional id. */
+  const admit = async (request: IncomingMessage): Promise<{ status: 401 | 403; message?: string } | { id?: string }> => {
+    if (!authenticate) return {};
+    const verdict = await authenticate(request);
+    if (verdict === true) return {};
+    if (verdict === false) return { status: 401 };
+    return verdict;
+  };
+
+  const accept = (ws: WebSocket, request: IncomingMessage, id: string | undefined): void => {
     sockets.add(ws);
     ws.once("close", () => sockets.delete(ws));
     const muxer = new Muxer(wsDuplex(ws), {
       ...muxerOptions,
-      id: `peer-${++nextPeer}`,
+      id: id ?? `peer-${++nextPeer}`,
       onIdChange: (m, previous) => {
         peers.rename(m, previous);
         muxerOptions.onIdChange?.(m, previous);
@@ -95,7 +174,7 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
       onConnection?.(muxer, request);
     } catch (error) {
       muxer.close(CloseCode.internalError, "connection handler failed");
-      (muxerOptions.onError ?? defaultReport)(BimuxError.from(error, "internal"), muxer);
+      report(BimuxError.from(error, "internal"), muxer);
     }
   };
 
@@ -151,10 +230,24 @@ function pathOf(request: IncomingMessage): string {
   return query < 0 ? url : url.slice(0, query);
 }
 
-function rejectUpgrade(socket: NodeStream, status: number, message: string): void {
-  socket.end(`HTTP/1.1 ${status} ${message}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+function rejectUpgrade(socket: NodeStream, status: number, statusText: string, body = ""): void {
+  const length = Buffer.byteLength(body);
+  socket.end(
+    `HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${length}\r\n\r\n${body}`,
+  );
 }
 
-function defaultReport(error: BimuxError): void {
-  console.error(`bimux: ${error.message}`);
+function originAllowed(policy: OriginPolicy, request: IncomingMessage): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined) return true; // Not a browser: cross-site hijacking is a browser attack.
+  if (policy === "*") return true;
+  if (typeof policy === "function") return policy(origin, request);
+  if (policy === "same-origin") {
+    try {
+      return new URL(origin).host === request.headers.host;
+    } catch {
+      return false;
+    }
+  }
+  return policy.includes(origin);
 }

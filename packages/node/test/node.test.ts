@@ -43,6 +43,21 @@ describe("serve and dial over real WebSockets", () => {
     client.close();
   });
 
+  it("answers a server that calls the instant a client connects", async () => {
+    // ws can emit the first message in the same tick as 'open': nothing may be lost there.
+    const replies: string[] = [];
+    const { url } = await start({
+      onConnection: (peer) => void peer.rpc(1, bytes("now")).then((r) => replies.push(text(r))),
+    });
+    const clients = await Promise.all(Array.from({ length: 20 }, () => dial(url, { handlers: { 1: (_r, d) => d } })));
+    const reconnecting = await dial(url, { reconnect: true, handlers: { 1: (_r, d) => d } });
+    const deadline = Date.now() + 2000;
+    while (replies.length < 21 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(replies).toEqual(Array(21).fill("now"));
+    for (const c of clients) c.close();
+    reconnecting.close();
+  });
+
   it("runs hundreds of concurrent calls from both sides at once, all correct", async () => {
     const echo = async (route: number, data: Uint8Array) => {
       await new Promise((r) => setImmediate(r));

@@ -1,0 +1,220 @@
+import type { IncomingMessage } from "node:http";
+import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { BimuxError, dial, serve, type BimuxServer, type CallContext, type ConnectionState, type Muxer } from "../src/index.js";
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const servers: BimuxServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function start(options: Parameters<typeof serve>[0] = {}) {
+  const server = await serve({ port: 0, host: "127.0.0.1", path: "/mux", ...options });
+  servers.push(server);
+  return { server, url: `ws://127.0.0.1:${server.port}/mux` };
+}
+
+async function nextPeer(server: BimuxServer): Promise<Muxer> {
+  for await (const muxer of server.connections) return muxer;
+  throw new Error("server closed");
+}
+
+async function until(condition: () => boolean, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await sleep(5);
+  }
+}
+
+async function rejection(p: Promise<unknown>): Promise<BimuxError> {
+  try {
+    await p;
+  } catch (error) {
+    expect(error).toBeInstanceOf(BimuxError);
+    return error as BimuxError;
+  }
+  throw new Error("expected a rejection");
+}
+
+/** Opens a raw WebSocket and reports the HTTP status of a refused upgrade. */
+function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, { headers });
+    ws.on("unexpected-response", (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.on("open", () => {
+      resolve(101);
+      ws.close();
+    });
+    ws.on("error", () => {});
+  });
+}
+
+describe("extension negotiation over WebSocket", () => {
+  it("turns the extensions on between bimux-ts peers", async () => {
+    const { server, url } = await start();
+    const client = await dial(url);
+    const peer = await nextPeer(server);
+    expect([client.extensions, peer.extensions]).toEqual([true, true]);
+    client.close();
+  });
+
+  it("falls back to the plain Go protocol against a server that takes no subprotocol", async () => {
+    const { server, url } = await start({ extensions: false, onRpc: () => bytes("plain") });
+    const client = await dial(url);
+    const peer = await nextPeer(server);
+    expect([client.extensions, peer.extensions]).toEqual([false, false]);
+    expect(text(await client.rpc(1, bytes("")))).toBe("plain");
+    client.close();
+  });
+
+  it("cancels the server's handler when the client aborts its call", async () => {
+    let reason: BimuxError | undefined;
+    const { url } = await start({
+      onRpc: (_r, _d, _m, ctx: CallContext) =>
+        new Promise((resolve) => ctx.signal.addEventListener("abort", () => resolve((reason = ctx.signal.reason as BimuxError, undefined)))),
+    });
+    const client = await dial(url);
+    const ac = new AbortController();
+    const call = rejection(client.rpc(1, bytes(""), { signal: ac.signal }));
+    await sleep(20);
+    ac.abort();
+    expect((await call).code).toBe("aborted");
+    await until(() => reason !== undefined);
+    expect(reason?.code).toBe("aborted");
+    client.close();
+  });
+});
+
+describe("keepalive over WebSocket", () => {
+  it("the server notices a client that vanished (no pongs, no close) within a few intervals", async () => {
+    const { server, url } = await start({ keepalive: { interval: 50 }, extensions: false });
+    // A raw client stands in for a Go one: it only answers WebSocket pings, and then stops reading altogether.
+    const raw = new WebSocket(url);
+    await new Promise((r) => raw.once("open", r));
+    const peer = await nextPeer(server);
+    await sleep(200);
+    expect(peer.closed).toBe(false); // pings answered while it reads
+    raw.pause();
+    const started = Date.now();
+    const info = await peer.wait();
+    // Two to three intervals in theory; the margin absorbs a loaded CI machine.
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(info.error?.code).toBe("unavailable");
+    expect(server.peers.size).toBe(0);
+    raw.terminate();
+  });
+
+  it("a client notices a server that vanished, and its calls reject", async () => {
+    let serverSocket: IncomingMessage["socket"] | undefined;
+    const { url } = await start({ onConnection: (_m, req) => (serverSocket = req.socket), onRpc: () => new Promise(() => {}) });
+    const client = await dial(url, { keepalive: { interval: 50 } });
+    const call = rejection(client.rpc(1, bytes(""), { timeout: 60_000 }));
+    await until(() => serverSocket !== undefined);
+    serverSocket!.pause(); // the server's end stops reading: no pongs, no close
+    const started = Date.now();
+    expect((await call).code).toBe("closed");
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect((await client.wait()).error?.code).toBe("unavailable");
+    serverSocket!.destroy();
+  });
+});
+
+describe("reconnect", () => {
+  it("comes back after the server restarts, and the server can call the client again", async () => {
+    const first = await start();
+    const port = first.server.port;
+    const states: ConnectionState[] = [];
+    const client = await dial(first.url, {
+      reconnect: { initialDelay: 20, maxDelay: 100 },
+      handlers: { 1: () => bytes("still here") },
+      onStateChange: (s) => void states.push(s),
+    });
+    client.id = "agent-9";
+    expect(text(await (await nextPeer(first.server)).rpc(1, bytes("")))).toBe("still here");
+    await first.server.close();
+    servers.length = 0;
+    await until(() => client.state === "connecting");
+    expect((await rejection(client.rpc(1, bytes("")))).code).toBe("unavailable");
+    const second = await start({ port });
+    const peer = await nextPeer(second.server);
+    expect(text(await peer.rpc(1, bytes("")))).toBe("still here");
+    await until(() => client.state === "open");
+    expect(states).toEqual(["open", "connecting", "open"]);
+    client.close();
+    expect(client.state).toBe("closed");
+  });
+
+  it("rejects a first dial that can never succeed once out of attempts", async () => {
+    const { server, url } = await start();
+    await server.close();
+    servers.length = 0;
+    const error = await rejection(dial(url, { reconnect: { maxAttempts: 2, initialDelay: 5 } }));
+    expect(error.code).toBe("closed");
+    expect((error.cause as BimuxError).code).toBe("unavailable");
+  });
+});
+
+describe("security at the upgrade", () => {
+  it("refuses with 401 or 403 before any WebSocket exists, and names accepted peers", async () => {
+    const { server, url } = await start({
+      authenticate: (req) => {
+        const token = req.headers.authorization;
+        if (!token) return false;
+        if (token === "Bearer banned") return { status: 403, message: "banned" };
+        return { id: token.slice("Bearer ".length) };
+      },
+    });
+    expect(await upgradeStatus(url)).toBe(401);
+    expect(await upgradeStatus(url, { authorization: "Bearer banned" })).toBe(403);
+    const refused = await rejection(dial(url, { headers: { authorization: "Bearer banned" } }));
+    expect([refused.code, refused.message.includes("403")]).toEqual(["unavailable", true]);
+    await dial(url, { headers: { authorization: "Bearer alice" }, handlers: { 1: () => bytes("alice here") } });
+    await until(() => server.peers.has("alice"));
+    expect(text(await server.peers.get("alice")!.rpc(1, bytes("")))).toBe("alice here");
+  });
+
+  it("answers 500, and stays up, when the authentication hook throws", async () => {
+    const errors: BimuxError[] = [];
+    const { url } = await start({
+      authenticate: async () => {
+        throw new Error("db down");
+      },
+      onError: (e) => void errors.push(e),
+    });
+    expect(await upgradeStatus(url)).toBe(500);
+    expect(await upgradeStatus(url)).toBe(500);
+  });
+
+  it("refuses cross-origin browser upgrades by default, and allows listed origins", async () => {
+    const { server, url } = await start();
+    const host = `127.0.0.1:${server.port}`;
+    expect(await upgradeStatus(url, { origin: "https://evil.example" })).toBe(403);
+    expect(await upgradeStatus(url, { origin: `http://${host}` })).toBe(101);
+    expect(await upgradeStatus(url)).toBe(101); // no Origin: not a browser
+    const listed = await start({ origins: ["https://app.example"] });
+    expect(await upgradeStatus(listed.url, { origin: "https://app.example" })).toBe(101);
+    expect(await upgradeStatus(listed.url, { origin: "https://evil.example" })).toBe(403);
+  });
+});
+
+describe("limits over WebSocket", () => {
+  it("closes with 1009 when a peer sends a message over the limit, and the server stays up", async () => {
+    const { server, url } = await start({ maxMessageSize: 1024, onRpc: () => bytes("ok") });
+    const big = await dial(url);
+    const info = big.wait();
+    void big.send(1, new Uint8Array(4096)).catch(() => {});
+    expect((await info).code).toBe(1009);
+    const fine = await dial(url);
+    expect(text(await fine.rpc(1, bytes("")))).toBe("ok");
+    expect(server.peers.size).toBe(1);
+    fine.close();
+  });
+});
