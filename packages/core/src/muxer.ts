@@ -369,8 +369,9 @@ export class Muxer {
   /** Writes a reply, unless the connection is gone: then nobody is waiting for it. */
   private write(frame: Frame): void {
     if (this.closeInfo) return;
+    const control = frame.flag >= Flag.cancel;
     try {
-      this.writes.write(encodeFrame(frame))?.catch(() => {
+      this.writes.write(encodeFrame(frame), control)?.catch(() => {
         // Only fails when the connection closes, which everyone waiting has been told of.
       });
     } catch (error) {

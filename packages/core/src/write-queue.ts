@@ -36,14 +36,15 @@ export class WriteQueue {
   /**
    * Hands `bytes` to the transport now, or queues them. Returns undefined when
    * they went straight through, else a promise of when they do.
-   * Throws `overloaded` when the queue is full.
+   * Throws `overloaded` when the queue is full, unless it is a `control` frame
+   * (cancel, ping, pong): those are tiny and must not be lost behind waiting data.
    */
-  write(bytes: Uint8Array): Promise<void> | undefined {
+  write(bytes: Uint8Array, control = false): Promise<void> | undefined {
     if (this.waiting.length === 0 && this.duplex.bufferedAmount <= this.highWaterMark) {
       this.duplex.send(bytes);
       return undefined;
     }
-    if (this.waitingBytes + bytes.length > this.maxQueuedBytes) {
+    if (!control && this.waitingBytes + bytes.length > this.maxQueuedBytes) {
       throw new BimuxError(
         "overloaded",
         `send queue full: ${this.waitingBytes} bytes wait behind ${this.duplex.bufferedAmount} buffered (limit ${this.maxQueuedBytes}); the peer is not reading fast enough`,

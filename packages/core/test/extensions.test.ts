@@ -256,3 +256,28 @@ describe("error reporting", () => {
     expect(onError).toHaveBeenCalledTimes(1);
   });
 });
+
+describe("control frames under backpressure", () => {
+  it("still sends a cancel when the send queue is full", async () => {
+    const sent: Uint8Array[] = [];
+    let buffered = 0;
+    const duplex: Duplex = {
+      open: () => {},
+      send: (p) => void sent.push(p),
+      close: () => {},
+      get bufferedAmount() {
+        return buffered;
+      },
+      protocol: EXTENSIONS_PROTOCOL,
+    };
+    const muxer = new Muxer(duplex, { highWaterMark: 0, maxQueuedBytes: 30, keepalive: false, onError: () => {} });
+    buffered = 1;
+    const call = rejection(muxer.rpc(1, new Uint8Array(10), { timeout: 20 }));
+    expect((await rejection(muxer.send(1, new Uint8Array(20)))).code).toBe("overloaded");
+    expect((await call).code).toBe("timeout");
+    expect(muxer.closed).toBe(false);
+    buffered = 0;
+    await sleep(10);
+    expect(sent.map((p) => decodeFrame(p).flag)).toEqual([Flag.request, Flag.cancel]);
+  });
+});
