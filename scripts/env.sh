@@ -16,4 +16,20 @@ fi
 
 # Fast when nothing changed; --frozen-lockfile keeps CI honest about the lockfile.
 pnpm install --frozen-lockfile --reporter=silent
+
+# The e2e drives Debian's chromium: Playwright cannot download a browser of its own here.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log=$(mktemp)
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >"$log" 2>&1; then
+      cat "$log" >&2
+      echo "env.sh: installing chromium failed (above); the e2e tests need /usr/bin/chromium" >&2
+      exit 1
+    fi
+    rm -f "$log"
+  else
+    echo "env.sh: /usr/bin/chromium is missing and this is not root on Debian; install it (apt-get install chromium) or the e2e tests fail" >&2
+  fi
+fi
+
 exec "$@"

@@ -1,0 +1,32 @@
+import { defineConfig } from "@playwright/test";
+
+// Debian's chromium: this machine cannot download Playwright's own browser build.
+const CHROMIUM = "/usr/bin/chromium";
+
+export default defineConfig({
+  testDir: "./tests",
+  testMatch: "**/*.spec.ts",
+  workers: 2,
+  fullyParallel: true,
+  forbidOnly: true,
+  retries: 0,
+  reporter: "list",
+  timeout: 20_000,
+  expect: { timeout: 5_000 },
+  use: {
+    browserName: "chromium",
+    headless: true,
+    launchOptions: {
+      executablePath: CHROMIUM,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+      ],
+    },
+  },
+});

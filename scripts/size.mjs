@@ -1,0 +1,49 @@
+// The browser budget: what `import { dial } from "@bimux/browser"` costs a page,
+// bundled the way an application's bundler ships it (the published ESM build,
+// resolved through the package's exports, minified, tree-shaken, gzipped).
+// Exits non-zero past the budget. Run after `pnpm run build`.
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { build } from "esbuild";
+
+/** Gzipped bytes allowed for dial and the muxer it returns. */
+const BUDGET = 5 * 1024;
+/** Code that must never reach a page: the generated protobuf types and their runtime. */
+const FORBIDDEN = [/\/src\/gen\//, /@bufbuild\//];
+
+const browser = fileURLToPath(new URL("../packages/browser/", import.meta.url));
+if (!existsSync(`${browser}dist/index.js`)) {
+  console.error("size: packages/browser/dist is missing; run `pnpm run build` first");
+  process.exit(1);
+}
+
+const bundle = (minify) =>
+  build({
+    // Resolved from inside the package, so "@bimux/browser" goes through its own exports map.
+    stdin: { contents: 'export { dial } from "@bimux/browser";', resolveDir: browser, sourcefile: "app.js" },
+    bundle: true,
+    minify,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    write: false,
+    logLevel: "error",
+  }).then((result) => result.outputFiles[0].contents);
+
+const raw = (await bundle(false)).length;
+const minified = await bundle(true);
+const gzipped = gzipSync(minified, { level: 9 }).length;
+console.log(`@bimux/browser { dial }: raw ${raw} B, minified ${minified.length} B, gzipped ${gzipped} B (budget ${BUDGET} B)`);
+
+// The build's source map names every module tsup put into it.
+const { sources } = JSON.parse(readFileSync(`${browser}dist/index.js.map`, "utf8"));
+const forbidden = sources.filter((source) => FORBIDDEN.some((pattern) => pattern.test(source)));
+if (forbidden.length > 0) {
+  console.error(`size: the browser build contains code a page must never get: ${forbidden.join(", ")}`);
+  process.exit(1);
+}
+if (gzipped > BUDGET) {
+  console.error(`size: ${gzipped - BUDGET} B over the ${BUDGET} B budget`);
+  process.exit(1);
+}
