@@ -24,8 +24,7 @@ test("the page negotiates the extensions with the Node server, and a bad frame f
   const page = await openTab(app, "strict");
   const extensions = await page.evaluate(async () => {
     const { bimux, harness } = window;
-    // The muxer reports the violation here; the test reads it from wait() instead.
-    window.peer = await bimux.dial(harness.wsUrl, { onError: () => {} });
+    window.peer = await bimux.dial(harness.wsUrl);
     return window.peer.extensions;
   });
   const peer = await app.peer("strict");
