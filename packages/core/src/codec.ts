@@ -265,12 +265,16 @@ class Reader {
     lo |= (b & 0x0f) << 28;
     hi = (b & 0x7f) >> 4;
     if (b < 0x80) return this.set(lo, hi);
-    for (let shift = 3; shift <= 31; shift += 7) {
+    for (let shift = 3; shift < 31; shift += 7) {
       b = this.byte();
       hi |= (b & 0x7f) << shift;
       if (b < 0x80) return this.set(lo, hi);
     }
-    throw malformed("varint longer than ten bytes");
+    // The tenth byte holds bit 63 alone; anything more overflows 64 bits, which Go rejects too.
+    b = this.byte();
+    if (b > 1) throw malformed(b < 0x80 ? "varint overflows 64 bits" : "varint longer than ten bytes");
+    hi |= b << 31;
+    return this.set(lo, hi);
   }
 
   uint64(): WireNumber {

@@ -115,7 +115,10 @@ export class Dispatcher {
   /** Per-route one-way handlers. */
   readonly onewayRoutes = new Map<number, OnewayHandler>();
   // Only calls whose handler went asynchronous are here: the others are already answered.
-  private readonly inFlight = new Map<WireNumber, InboundCall>();
+  private readonly inFlight = new Set<InboundCall>();
+  // The same calls by number, for cancel. A peer that reuses a number in flight (it
+  // must not) gets its latest call cancelled, but every call is still aborted on close.
+  private readonly byNumber = new Map<WireNumber, InboundCall>();
 
   constructor(
     private readonly host: DispatcherHost,
@@ -156,7 +159,8 @@ export class Dispatcher {
       this.replyValue(number, route, result);
       return;
     }
-    this.inFlight.set(number, call);
+    this.inFlight.add(call);
+    this.byNumber.set(number, call);
     result.then(
       (value) => {
         if (this.finish(call)) this.replyValue(number, route, value);
@@ -169,9 +173,10 @@ export class Dispatcher {
 
   /** The caller gave up on call `number`: abort its handler's signal, and send no answer. */
   cancel(number: WireNumber): void {
-    const call = this.inFlight.get(number);
+    const call = this.byNumber.get(number);
     if (!call) return;
-    this.inFlight.delete(number);
+    this.byNumber.delete(number);
+    this.inFlight.delete(call);
     call.abort(new BimuxError("aborted", "the caller cancelled the call"));
   }
 
@@ -188,16 +193,17 @@ export class Dispatcher {
 
   /** The connection closed: tell every handler still running, through its signal. */
   abortAll(reason: BimuxError): void {
-    const calls = [...this.inFlight.values()];
+    const calls = [...this.inFlight];
     this.inFlight.clear();
+    this.byNumber.clear();
     for (const call of calls) call.abort(reason);
   }
 
   /** Takes a finished call out of the table; false if it was cancelled or the connection closed meanwhile. */
   private finish(call: InboundCall): boolean {
     call.done();
-    if (this.inFlight.get(call.number) !== call) return false;
-    this.inFlight.delete(call.number);
+    if (!this.inFlight.delete(call)) return false;
+    if (this.byNumber.get(call.number) === call) this.byNumber.delete(call.number);
     return true;
   }
 
