@@ -37,7 +37,6 @@ export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): 
       reject(new BimuxError("invalid_argument", `cannot open ${url}: ${(error as Error).message}`, { cause: error }));
       return;
     }
-    ws.binaryType = "arraybuffer";
 
     const settle = (): void => {
       clearTimeout(timer);
