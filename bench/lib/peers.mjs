@@ -1,0 +1,263 @@
+// The four peers under test, behind one small interface so the load loop is the
+// same code for all of them:
+//
+//   serve()        -> { port, first(): Promise<Remote>, count(): number, close() }
+//   connect(port)  -> { remote: Remote, close() }
+//   Remote         =  { call(payload): Promise<Uint8Array>, hello(): Promise<Uint8Array> }
+//
+// Both ends of every peer serve the same two procedures: `echo` returns the request
+// payload, `hello` returns the 10 bytes "helloworld" (the Go bench's reply).
+// Every peer except raw ws runs each call with a 10 s timeout, because that is how
+// they are used for real and each library then arms a timer per call; raw ws is
+// the floor and has none.
+import { createServer } from "node:http";
+import v8 from "node:v8";
+import WebSocket, { WebSocketServer } from "ws";
+import { Server as IoServer } from "socket.io";
+import { io as ioClient } from "socket.io-client";
+import { createBirpc } from "birpc";
+import { serve as bimuxServe, dial as bimuxDial } from "@bimux/node";
+
+const HOST = "127.0.0.1";
+const TIMEOUT = 10_000;
+export const HELLO = Buffer.from("helloworld");
+const EMPTY = new Uint8Array(0);
+
+/** Resolves with the first remote a server sees; later ones are not retained. */
+function firstOf() {
+  let resolve;
+  const promise = new Promise((r) => (resolve = r));
+  let seen = false;
+  return {
+    offer(make) {
+      if (seen) return;
+      seen = true;
+      resolve(make());
+    },
+    promise,
+  };
+}
+
+function listen(server) {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, HOST, () => resolve(server.address().port));
+  });
+}
+
+// ---------------------------------------------------------------- raw ws
+// Message: [kind u8: 0 request, 1 response][id u32 LE][op u8: 0 echo, 1 hello][payload].
+// The callee answers with a fresh buffer (header + copy of the reply), as any RPC
+// layer must; the caller correlates by id in a Map. Nothing else: this is the floor.
+const REQ = 0;
+const RES = 1;
+const OP_ECHO = 0;
+const OP_HELLO = 1;
+
+function frame(kind, id, op, body) {
+  const out = Buffer.allocUnsafe(6 + body.length);
+  out[0] = kind;
+  out.writeUInt32LE(id, 1);
+  out[5] = op;
+  out.set(body, 6);
+  return out;
+}
+
+function rawEndpoint(ws) {
+  const pending = new Map();
+  let next = 0;
+  ws.on("message", (buf) => {
+    const id = buf.readUInt32LE(1);
+    if (buf[0] === REQ) {
+      const op = buf[5];
+      ws.send(frame(RES, id, op, op === OP_ECHO ? buf.subarray(6) : HELLO));
+      return;
+    }
+    const settle = pending.get(id);
+    if (settle) {
+      pending.delete(id);
+      settle.resolve(buf.subarray(6));
+    }
+  });
+  ws.on("close", () => {
+    for (const settle of pending.values()) settle.reject(new Error("closed"));
+    pending.clear();
+  });
+  ws.on("error", () => {});
+  const call = (op, body) =>
+    new Promise((resolve, reject) => {
+      next = (next + 1) >>> 0;
+      pending.set(next, { resolve, reject });
+      ws.send(frame(REQ, next, op, body));
+    });
+  return { call: (body) => call(OP_ECHO, body), hello: () => call(OP_HELLO, EMPTY) };
+}
+
+const ws = {
+  async serve() {
+    const http = createServer();
+    const wss = new WebSocketServer({ server: http, perMessageDeflate: false, maxPayload: 64 << 20 });
+    const first = firstOf();
+    wss.on("connection", (socket) => {
+      const remote = rawEndpoint(socket);
+      first.offer(() => remote);
+    });
+    const port = await listen(http);
+    return {
+      port,
+      first: () => first.promise,
+      count: () => wss.clients.size,
+      close: () => closeHttp(http, () => wss.clients.forEach((c) => c.terminate())),
+    };
+  },
+  async connect(port) {
+    const socket = new WebSocket(`ws://${HOST}:${port}/`, { perMessageDeflate: false, maxPayload: 64 << 20 });
+    await new Promise((resolve, reject) => {
+      socket.once("open", resolve);
+      socket.once("error", reject);
+    });
+    return { remote: rawEndpoint(socket), close: () => socket.terminate() };
+  },
+};
+
+// ---------------------------------------------------------------- socket.io
+// emitWithAck with a timeout, websocket transport only, no compression. A Buffer
+// argument travels as a binary attachment: a text packet plus a binary message.
+function ioHandlers(socket) {
+  socket.on("echo", (data, ack) => ack(data));
+  socket.on("hello", (ack) => ack(HELLO));
+}
+
+function ioRemote(socket) {
+  return {
+    call: (body) => socket.timeout(TIMEOUT).emitWithAck("echo", body),
+    hello: () => socket.timeout(TIMEOUT).emitWithAck("hello"),
+  };
+}
+
+const socketio = {
+  async serve() {
+    const http = createServer();
+    const io = new IoServer(http, {
+      transports: ["websocket"],
+      perMessageDeflate: false,
+      httpCompression: false,
+      serveClient: false,
+      maxHttpBufferSize: 64 << 20,
+    });
+    const first = firstOf();
+    io.on("connection", (socket) => {
+      ioHandlers(socket);
+      first.offer(() => ioRemote(socket));
+    });
+    const port = await listen(http);
+    return {
+      port,
+      first: () => first.promise,
+      count: () => io.engine.clientsCount,
+      close: () => new Promise((resolve) => io.close(() => resolve())),
+    };
+  },
+  async connect(port) {
+    const socket = ioClient(`http://${HOST}:${port}`, {
+      transports: ["websocket"],
+      perMessageDeflate: false,
+      forceNew: true,
+      reconnection: false,
+    });
+    ioHandlers(socket);
+    await new Promise((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("connect_error", reject);
+    });
+    return { remote: ioRemote(socket), close: () => socket.disconnect() };
+  },
+};
+
+// ---------------------------------------------------------------- birpc over ws
+// birpc is transport- and format-agnostic. Serializer: node:v8 serialize/deserialize
+// (the structured-clone format), which carries Uint8Array/Buffer arguments as raw
+// bytes, with no base64 or JSON, and costs one copy each way. It is the cheapest
+// general-purpose choice that keeps birpc's message objects ({t, i, m, a, r}) as they are.
+function birpcEndpoint(socket) {
+  socket.on("error", () => {});
+  const rpc = createBirpc(
+    { echo: (data) => data, hello: () => HELLO },
+    {
+      post: (data) => socket.send(data),
+      on: (fn) => socket.on("message", (data) => fn(data)),
+      serialize: (value) => v8.serialize(value),
+      deserialize: (bytes) => v8.deserialize(bytes),
+      timeout: TIMEOUT,
+    },
+  );
+  socket.on("close", () => rpc.$close?.());
+  return { call: (body) => rpc.echo(body), hello: () => rpc.hello() };
+}
+
+const birpc = {
+  async serve() {
+    const http = createServer();
+    const wss = new WebSocketServer({ server: http, perMessageDeflate: false, maxPayload: 64 << 20 });
+    const first = firstOf();
+    wss.on("connection", (socket) => {
+      const remote = birpcEndpoint(socket);
+      first.offer(() => remote);
+    });
+    const port = await listen(http);
+    return {
+      port,
+      first: () => first.promise,
+      count: () => wss.clients.size,
+      close: () => closeHttp(http, () => wss.clients.forEach((c) => c.terminate())),
+    };
+  },
+  async connect(port) {
+    const socket = new WebSocket(`ws://${HOST}:${port}/`, { perMessageDeflate: false, maxPayload: 64 << 20 });
+    await new Promise((resolve, reject) => {
+      socket.once("open", resolve);
+      socket.once("error", reject);
+    });
+    return { remote: birpcEndpoint(socket), close: () => socket.terminate() };
+  },
+};
+
+// ---------------------------------------------------------------- bimux
+const ROUTE_ECHO = 1;
+const ROUTE_HELLO = 2;
+const RPC_OPTIONS = { timeout: TIMEOUT };
+const bimuxHandlers = { [ROUTE_ECHO]: (_route, data) => data, [ROUTE_HELLO]: () => HELLO };
+
+function bimuxRemote(muxer) {
+  return {
+    call: (body) => muxer.rpc(ROUTE_ECHO, body, RPC_OPTIONS),
+    hello: () => muxer.rpc(ROUTE_HELLO, EMPTY, RPC_OPTIONS),
+  };
+}
+
+const bimux = {
+  async serve() {
+    const server = await bimuxServe({ host: HOST, port: 0, path: "/mux", handlers: bimuxHandlers, onError: () => {} });
+    const first = firstOf();
+    // Take every connection off the queue, as an application would; keep only the first.
+    (async () => {
+      for await (const muxer of server.connections) first.offer(() => bimuxRemote(muxer));
+    })();
+    return { port: server.port, first: () => first.promise, count: () => server.peers.size, close: () => server.close() };
+  },
+  async connect(port) {
+    const muxer = await bimuxDial(`ws://${HOST}:${port}/mux`, { handlers: bimuxHandlers, onError: () => {} });
+    return { remote: bimuxRemote(muxer), close: () => muxer.close() };
+  },
+};
+
+function closeHttp(http, cut) {
+  return new Promise((resolve) => {
+    cut();
+    http.close(() => resolve());
+    http.closeAllConnections?.();
+  });
+}
+
+export const peers = { ws, socketio, birpc, bimux };
+export const peerNames = Object.keys(peers);
