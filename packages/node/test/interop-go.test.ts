@@ -1,0 +1,403 @@
+// Cross-language interop: our TypeScript against a real Go peer (interop/go/peer)
+// that behaves like the Go original on the same libraries, gorilla/websocket and
+// golang/protobuf 1.3.5. Needs Go and Debian's sources of those two libraries;
+// without them this file fails (it is never skipped) and says how to install them.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { BimuxError, dial, serve, type BimuxServer, type Muxer } from "../src/index.js";
+
+const repo = fileURLToPath(new URL("../../..", import.meta.url));
+const GOPATH = process.env.BIMUX_GOPATH ?? "/usr/share/gocode";
+const INSTALL =
+  "apt-get install -y golang-go golang-github-gorilla-websocket-dev golang-goprotobuf-dev " +
+  "(scripts/env.sh does this when run as root; or set BIMUX_GOPATH to a GOPATH holding " +
+  "github.com/gorilla/websocket and github.com/golang/protobuf 1.3.x)";
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const reversed = (b: Uint8Array) => Uint8Array.from(b).reverse();
+const concat = (a: Uint8Array, b: Uint8Array) => Uint8Array.from([...a, ...b]);
+/** The bytes the Go peer's `payload(size)` makes: (i*31+7) mod 256. */
+const payload = (size: number) => Uint8Array.from({ length: size }, (_, i) => (i * 31 + 7) & 0xff);
+const MiB = 1 << 20;
+
+let binary = "";
+let buildDir = "";
+
+beforeAll(() => {
+  const go = spawnSync("go", ["version"], { encoding: "utf8" });
+  if (go.error || go.status !== 0) {
+    throw new Error(`the Go interop test needs the Go toolchain, and \`go\` was not found. Install it: ${INSTALL}`);
+  }
+  for (const pkg of ["github.com/gorilla/websocket", "github.com/golang/protobuf/proto"]) {
+    if (!existsSync(join(GOPATH, "src", pkg))) {
+      throw new Error(`the Go interop test needs the source of ${pkg} in ${GOPATH}/src. Install it: ${INSTALL}`);
+    }
+  }
+  buildDir = mkdtempSync(join(tmpdir(), "bimux-go-peer-"));
+  binary = join(buildDir, "peer");
+  // GOPATH mode: Debian ships the libraries as sources, and no module proxy is needed.
+  const build = spawnSync("go", ["build", "-o", binary, "./interop/go/peer"], {
+    cwd: repo,
+    encoding: "utf8",
+    timeout: 120_000,
+    env: {
+      ...process.env,
+      GO111MODULE: "off",
+      GOPATH,
+      GOFLAGS: "",
+      GOCACHE: process.env.GOCACHE ?? join(repo, ".cache", "go-build"),
+    },
+  });
+  if (build.status !== 0) {
+    throw new Error(`building the Go peer failed (${build.error?.message ?? `exit ${build.status}`}):\n${build.stderr}\n${INSTALL}`);
+  }
+}, 150_000);
+
+afterAll(() => {
+  for (const peer of peers.splice(0)) peer.kill();
+  if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+});
+
+/** One JSON object per line from the Go peer. */
+type Line = Record<string, unknown> & {
+  event?: string;
+  step?: string;
+  ok?: boolean;
+  error?: string;
+  hex?: string;
+  len?: number;
+  sha256?: string;
+  ms?: number;
+  conn?: number;
+};
+interface WireLog {
+  flags: Record<string, number>;
+  unknownFieldBytes: number;
+  numbers: number[];
+  oneways: string[];
+  onewaysHandled: number;
+  textMessages: number;
+}
+
+/** A running Go peer: its output lines, a way to command it, and its exit. */
+class GoPeer {
+  readonly lines: Line[] = [];
+  readonly exited: Promise<number | null>;
+  private readonly child: ChildProcess;
+  private stderr = "";
+  private readonly listeners = new Set<() => void>();
+
+  constructor(args: string[]) {
+    // -maxlife bounds the child even if this process dies without killing it.
+    this.child = spawn(binary, [...args, "-maxlife", "40s"], { stdio: ["pipe", "pipe", "pipe"] });
+    this.child.stderr!.on("data", (d: Buffer) => (this.stderr += d.toString()));
+    createInterface({ input: this.child.stdout! }).on("line", (line) => {
+      this.lines.push(line.trim().startsWith("{") ? (JSON.parse(line) as Line) : { raw: line });
+      for (const wake of this.listeners) wake();
+    });
+    this.exited = new Promise((resolve) => this.child.once("exit", (code) => resolve(code)));
+    peers.push(this);
+  }
+
+  /** The first line at or after `from` that matches, waiting up to `ms` for it. */
+  async next(match: (line: Line) => boolean, ms = 5000, from = 0): Promise<Line> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const found = this.lines.slice(from).find(match);
+      if (found) return found;
+      const left = deadline - Date.now();
+      if (left <= 0 || this.child.exitCode !== null) {
+        throw new Error(`Go peer: no matching line within ${ms} ms.\nstdout: ${JSON.stringify(this.lines)}\nstderr: ${this.stderr}`);
+      }
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          this.listeners.delete(wake);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(wake, Math.min(left, 100));
+        this.listeners.add(wake);
+      });
+    }
+  }
+
+  /** Sends a command line and waits for the first line of `event` it prints. */
+  command(line: string, event: string, ms = 5000): Promise<Line> {
+    const from = this.lines.length;
+    this.child.stdin!.write(`${line}\n`);
+    return this.next((l) => l.event === event, ms, from);
+  }
+
+  /** What the newest connection of a Go server has received so far. */
+  async wire(): Promise<WireLog> {
+    return (await this.command("stats", "stats")).wire as WireLog;
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+  }
+}
+
+const peers: GoPeer[] = [];
+const muxers: Muxer[] = [];
+const servers: BimuxServer[] = [];
+afterEach(async () => {
+  for (const m of muxers.splice(0)) m.close();
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+  for (const peer of peers.splice(0)) peer.kill();
+});
+
+async function goServer(...flags: string[]): Promise<{ go: GoPeer; url: string }> {
+  const go = new GoPeer(["server", "-addr", "127.0.0.1:0", "-path", "/mux", ...flags]);
+  const first = await go.next(() => true);
+  expect(first).toHaveProperty("raw");
+  return { go, url: `ws://127.0.0.1:${Number(first.raw)}/mux` };
+}
+
+async function tsClient(url: string, options: Parameters<typeof dial>[1] = {}): Promise<Muxer> {
+  const client = await dial(url, options);
+  muxers.push(client);
+  return client;
+}
+
+async function rejection(p: Promise<unknown>): Promise<BimuxError> {
+  try {
+    await p;
+  } catch (error) {
+    expect(error).toBeInstanceOf(BimuxError);
+    return error as BimuxError;
+  }
+  throw new Error("expected a rejection");
+}
+
+async function until(condition: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await sleep(10);
+  }
+}
+
+const helloHandler = { 10: (_route: number, data: Uint8Array) => bytes(`ts:${text(data)}`) };
+const range = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i));
+
+describe("TS client ↔ Go server (gorilla/websocket, golang/protobuf 1.3.5)", () => {
+  it("the Go peer speaks the Go original's wire format: it encodes and decodes every conformance vector", () => {
+    const run = spawnSync(binary, ["vectors", "-file", join(repo, "conformance/go-bimux-wire-vectors.json")], {
+      encoding: "utf8",
+      timeout: 10_000,
+    });
+    expect(JSON.parse(run.stdout)).toEqual({ vectors: 14, mismatches: [] });
+    expect(run.status).toBe(0);
+  });
+
+  it("calls Go routes and gets the exact bytes back (0 B, small, 1 MiB), over the base protocol", async () => {
+    const { go, url } = await goServer();
+    const client = await tsClient(url, { handlers: helloHandler });
+    expect(client.extensions).toBe(false);
+    // gorilla chose no subprotocol, ws refused that handshake, and dial retried offering none.
+    const hello = await go.next((l) => l.event === "hello" && l.ok === true);
+    const accepted = go.lines.filter((l) => l.event === "accepted");
+    expect(accepted.map((l) => l.offered)).toEqual(["bimux.ext.v1", ""]);
+    // The Go server called the TS client the moment it accepted it, and got its handler's reply.
+    expect([hello.conn, hello.hex]).toEqual([accepted[1]!.conn, hex(bytes("ts:from-go"))]);
+
+    expect(hex(await client.rpc(1, new Uint8Array(0)))).toBe("");
+    expect(text(await client.rpc(1, bytes("hello")))).toBe("hello");
+    const odd = Uint8Array.from([0, 0xff, 0x80, 0x0a, 0xc3, 0x28, 0]); // not UTF-8: bytes, not text
+    expect(hex(await client.rpc(2, odd))).toBe(hex(concat(bytes("go:"), reversed(odd))));
+    const big = payload(MiB);
+    expect(sha256(await client.rpc(1, big))).toBe(sha256(big));
+    const bigReply = await client.rpc(2, big);
+    expect([bigReply.length, sha256(bigReply)]).toEqual([MiB + 3, sha256(concat(bytes("go:"), reversed(big)))]);
+    // A Go hook that returns nil for a route sends an empty response: a success with 0 bytes.
+    expect(hex(await client.rpc(99, bytes("x")))).toBe("");
+    expect(hex(await client.rpc(-7, bytes("x")))).toBe("");
+  });
+
+  it("runs 200 TS→Go and 150 Go→TS calls at once, all correct, and a 1 MiB call from Go", async () => {
+    const { go, url } = await goServer();
+    const client = await tsClient(url, {
+      handlers: {
+        ...helloHandler,
+        11: (_route, data) => reversed(data),
+      },
+    });
+    await go.next((l) => l.event === "hello" && l.ok === true);
+    const started = performance.now();
+    // Route 3 sleeps 200 ms in Go: 200 of them in well under 200 × 200 ms means Go served them at once.
+    const mine = Promise.all(range(200, (i) => `t${i}`).map((d) => client.rpc(3, bytes(d))));
+    const theirs = go.command("call 10 150 g", "call");
+    const [replies, call] = await Promise.all([mine, theirs]);
+    expect(replies.map(text)).toEqual(range(200, (i) => `t${i}`));
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(call.errors).toEqual([]);
+    expect(call.replies).toEqual(range(150, (i) => `ts:g#${i}`));
+    expect(client.pendingCalls).toBe(0);
+
+    const big = await go.command(`big 11 ${MiB}`, "big");
+    expect([big.ok, big.len, big.sha256]).toEqual([true, MiB, sha256(reversed(payload(MiB)))]);
+  });
+
+  it("delivers sends to Go in order, numbered by the same counter as calls, and sends Go only base-protocol bytes", async () => {
+    const { go, url } = await goServer();
+    // Keepalive every 50 ms: on a plain connection that is a WebSocket ping, which gorilla answers.
+    const client = await tsClient(url, { handlers: helloHandler, keepalive: { interval: 50 } });
+    await go.next((l) => l.event === "hello" && l.ok === true);
+    let calls = 0;
+    const sends: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 1000; i++) {
+      sends.push(client.send(7, bytes(String(i))));
+      if (i % 100 === 0) {
+        sends.push(client.rpc(1, bytes(`between ${i}`)));
+        calls++;
+      }
+    }
+    await Promise.all(sends);
+    // A call that times out here would send a cancel (flag 4) to a bimux-ts peer; never to Go.
+    expect((await rejection(client.rpc(3, bytes("slow"), { timeout: 50 }))).code).toBe("timeout");
+    calls++;
+    // Quiet for 8 keepalive intervals: gorilla's pongs keep the connection up; Go's late reply is dropped.
+    await sleep(400);
+    expect(client.closed).toBe(false);
+    expect(text(await client.rpc(1, bytes("still here")))).toBe("still here");
+    calls++;
+
+    let wire = await go.wire();
+    await until(async () => (wire = await go.wire()).onewaysHandled === 1000);
+    expect(wire.oneways).toEqual(range(1000, String));
+    // One counter, from 1, for calls and sends alike, in wire order.
+    expect(wire.numbers).toEqual(Array.from({ length: 1000 + calls }, (_, i) => i + 1));
+    // Requests, one response (to Go's hello call), one-ways: no cancel, no ping message, no field 5.
+    expect(wire.flags).toEqual({ "0": calls, "1": 1, "2": 1000 });
+    expect([wire.unknownFieldBytes, wire.textMessages]).toEqual([0, 0]);
+  });
+
+  it("times out a call Go never answers (no rpc hook), and rejects pending calls at once when Go closes", async () => {
+    const { go, url } = await goServer("-nohook");
+    const client = await tsClient(url, { handlers: helloHandler });
+    // A server with no rpc hook can still call its client.
+    await go.next((l) => l.event === "hello" && l.ok === true);
+    const started = performance.now();
+    const unanswered = await rejection(client.rpc(1, bytes("anyone?"), { timeout: 300 }));
+    expect(unanswered.code).toBe("timeout");
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+
+    const pending = range(50, (i) => `p${i}`).map((d) => rejection(client.rpc(1, bytes(d), { timeout: 10_000 })));
+    await until(async () => (await go.wire()).flags["0"] === 51);
+    const closing = performance.now();
+    await go.command("close", "closed");
+    const errors = await Promise.all(pending);
+    // Go's Close sends no close frame: the socket just ends, and that must not wait for the 10 s timeouts.
+    expect(performance.now() - closing).toBeLessThan(1000);
+    expect(errors.map((e) => e.code)).toEqual(Array(50).fill("closed"));
+    expect(await client.wait()).toMatchObject({ code: 1006, initiator: "remote" });
+  });
+
+  it("answers a Go call it has no handler for with an error reply that Go drops: Go times out, never succeeds", async () => {
+    const { go, url } = await goServer("-calltimeout", "300ms");
+    // extensions: false makes a single handshake, so the one connection is conn 1.
+    const client = await tsClient(url, { extensions: false });
+    const hello = await go.next((l) => l.event === "hello");
+    expect([hello.conn, hello.ok, hello.error]).toEqual([1, false, "timeout"]);
+    expect(hello.ms).toBeGreaterThanOrEqual(290);
+    // The TS side did answer, with flag 3; Go counted it and dropped it, and the connection lives on.
+    expect((await go.wire()).flags).toEqual({ "3": 1 });
+    expect(text(await client.rpc(1, bytes("after")))).toBe("after");
+  });
+});
+
+describe("Go client ↔ TS server", () => {
+  it("serves Go's calls byte for byte, calls Go back, drops nothing, and speaks only the base protocol to Go", async () => {
+    const oneways: string[] = [];
+    const server = await serve({
+      host: "127.0.0.1",
+      port: 0,
+      path: "/mux",
+      keepalive: { interval: 100 },
+      handlers: {
+        1: (_route, data) => data,
+        2: (_route, data) => reversed(data),
+        3: async (_route, data) => {
+          await sleep(1);
+          return bytes(`ts:${text(data)}`);
+        },
+        4: () => {
+          throw new Error("this handler fails on purpose");
+        },
+        // Route 5: no handler at all.
+      },
+      onOneway: (route, data) => void (route === 7 && oneways.push(text(data))),
+      onConnection: (muxer) => (muxer.id = "go-client"),
+    });
+    servers.push(server);
+    const go = new GoPeer(["client", "-url", `ws://127.0.0.1:${server.port}/mux`, "-timeout", "500ms"]);
+    let peer: Muxer | undefined;
+    for await (const m of server.connections) {
+      peer = m;
+      break;
+    }
+    expect(peer!.extensions).toBe(false);
+    const goClient = server.peers.get("go-client")!;
+    expect(goClient).toBe(peer);
+
+    // TS server → Go client, while the Go client's own script runs.
+    let requests = 0;
+    const rpc = (route: number, data: Uint8Array, options?: { timeout: number }) => {
+      requests++;
+      return goClient.rpc(route, data, options);
+    };
+    expect(hex(await rpc(1, new Uint8Array(0)))).toBe("");
+    expect(text(await rpc(1, bytes("hello go")))).toBe("hello go");
+    const odd = Uint8Array.from([0xfe, 0, 0xc3, 0x28]);
+    expect(hex(await rpc(2, odd))).toBe(hex(concat(bytes("go:"), reversed(odd))));
+    expect(sha256(await rpc(1, payload(MiB)))).toBe(sha256(payload(MiB)));
+    expect(hex(await rpc(99, bytes("?")))).toBe("");
+    const started = performance.now();
+    const many = await Promise.all(range(150, (i) => `s${i}`).map((d) => rpc(3, bytes(d))));
+    expect(many.map(text)).toEqual(range(150, (i) => `s${i}`));
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect((await rejection(rpc(3, bytes("slow"), { timeout: 50 }))).code).toBe("timeout");
+
+    // The Go client's script: each result as Go saw it.
+    await go.next((l) => l.step === "done", 15_000);
+    const step = (name: string) => go.lines.find((l) => l.step === name)!;
+    expect(step("echo")).toMatchObject({ ok: true, hex: hex(bytes("hello from go")) });
+    expect(step("empty")).toMatchObject({ ok: true, len: 0 });
+    expect(step("transform")).toMatchObject({ ok: true, hex: hex(bytes("cba")) });
+    expect(step("big")).toMatchObject({ ok: true, len: MiB, sha256: sha256(reversed(payload(MiB))) });
+    expect(step("concurrent")).toMatchObject({ errors: [], replies: range(100, (i) => `ts:c#${i}`) });
+    // A throwing handler and a missing one answer with flag 3, which Go drops: its Rpc can only time out.
+    for (const name of ["throws", "unhandled"]) {
+      expect(step(name)).toMatchObject({ ok: false, error: "timeout" });
+      expect(step(name).ms).toBeGreaterThanOrEqual(490);
+    }
+    expect(step("sent")).toMatchObject({ count: 1000 });
+    await until(() => oneways.length === 1000);
+    expect(oneways).toEqual(range(1000, String));
+
+    // Quiet for 4 keepalive intervals: the TS server pings Go with WebSocket pings, gorilla answers.
+    await sleep(400);
+    expect(goClient.closed).toBe(false);
+    expect(text(await rpc(1, bytes("last")))).toBe("last");
+
+    goClient.close();
+    const stats = await go.next((l) => l.step === "stats");
+    const wire = stats.wire as WireLog;
+    // Requests, responses to Go's 104 successful calls, and 2 error replies; no cancel, ping, or field 5.
+    expect(wire.flags).toEqual({ "0": requests, "1": 104, "3": 2 });
+    expect(wire.numbers).toEqual(Array.from({ length: requests }, (_, i) => i + 1));
+    expect([wire.unknownFieldBytes, wire.textMessages]).toEqual([0, 0]);
+    expect(await go.exited).toBe(0);
+  });
+});
