@@ -32,4 +32,23 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# The Go interop test builds a Go peer in GOPATH mode from Debian's sources of
+# gorilla/websocket and golang/protobuf 1.3.5: no Go module proxy is needed.
+go_pkgs="golang-go golang-github-gorilla-websocket-dev golang-goprotobuf-dev"
+gocode=/usr/share/gocode/src/github.com
+if ! command -v go >/dev/null || [ ! -d "$gocode/gorilla/websocket" ] || [ ! -d "$gocode/golang/protobuf/proto" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log=$(mktemp)
+    # shellcheck disable=SC2086 # the package list is meant to split
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $go_pkgs; } >"$log" 2>&1; then
+      cat "$log" >&2
+      echo "env.sh: installing Go failed (above); the Go interop test needs: apt-get install $go_pkgs" >&2
+      exit 1
+    fi
+    rm -f "$log"
+  else
+    echo "env.sh: Go or its libraries are missing and this is not root on Debian; install them (apt-get install $go_pkgs) or the Go interop test fails" >&2
+  fi
+fi
+
 exec "$@"
