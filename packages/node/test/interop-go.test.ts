@@ -25,15 +25,36 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const reversed = (b: Uint8Array) => Uint8Array.from(b).reverse();
-const concat = (a: Uint8Array, b: Uint8Array) => Uint8Array.from([...a, ...b]);
+const concat = (a: Uint8Array, b: Uint8Array) => {
+  const joined = new Uint8Array(a.length + b.length);
+  joined.set(a);
+  joined.set(b, a.length);
+  return joined;
+};
 /** The bytes the Go peer's `payload(size)` makes: (i*31+7) mod 256. */
 const payload = (size: number) => Uint8Array.from({ length: size }, (_, i) => (i * 31 + 7) & 0xff);
 const MiB = 1 << 20;
 
 let binary = "";
 let buildDir = "";
+/** Why the Go peer could not be built. Every test throws it: a missing toolchain fails, it never skips. */
+let setupError: Error | undefined;
+
+/** The built Go peer, or the reason there is none. */
+function peerBinary(): string {
+  if (setupError) throw setupError;
+  return binary;
+}
 
 beforeAll(() => {
+  try {
+    binary = buildPeer();
+  } catch (error) {
+    setupError = error as Error;
+  }
+}, 150_000);
+
+function buildPeer(): string {
   const go = spawnSync("go", ["version"], { encoding: "utf8" });
   if (go.error || go.status !== 0) {
     throw new Error(`the Go interop test needs the Go toolchain, and \`go\` was not found. Install it: ${INSTALL}`);
@@ -44,9 +65,9 @@ beforeAll(() => {
     }
   }
   buildDir = mkdtempSync(join(tmpdir(), "bimux-go-peer-"));
-  binary = join(buildDir, "peer");
+  const out = join(buildDir, "peer");
   // GOPATH mode: Debian ships the libraries as sources, and no module proxy is needed.
-  const build = spawnSync("go", ["build", "-o", binary, "./interop/go/peer"], {
+  const build = spawnSync("go", ["build", "-o", out, "./interop/go/peer"], {
     cwd: repo,
     encoding: "utf8",
     timeout: 120_000,
@@ -61,7 +82,8 @@ beforeAll(() => {
   if (build.status !== 0) {
     throw new Error(`building the Go peer failed (${build.error?.message ?? `exit ${build.status}`}):\n${build.stderr}\n${INSTALL}`);
   }
-}, 150_000);
+  return out;
+}
 
 afterAll(() => {
   for (const peer of peers.splice(0)) peer.kill();
@@ -99,7 +121,7 @@ class GoPeer {
 
   constructor(args: string[]) {
     // -maxlife bounds the child even if this process dies without killing it.
-    this.child = spawn(binary, [...args, "-maxlife", "40s"], { stdio: ["pipe", "pipe", "pipe"] });
+    this.child = spawn(peerBinary(), [...args, "-maxlife", "40s"], { stdio: ["pipe", "pipe", "pipe"] });
     this.child.stderr!.on("data", (d: Buffer) => (this.stderr += d.toString()));
     createInterface({ input: this.child.stdout! }).on("line", (line) => {
       this.lines.push(line.trim().startsWith("{") ? (JSON.parse(line) as Line) : { raw: line });
@@ -193,7 +215,7 @@ const range = (n: number, f: (i: number) => string) => Array.from({ length: n },
 
 describe("TS client ↔ Go server (gorilla/websocket, golang/protobuf 1.3.5)", () => {
   it("the Go peer speaks the Go original's wire format: it encodes and decodes every conformance vector", () => {
-    const run = spawnSync(binary, ["vectors", "-file", join(repo, "conformance/go-bimux-wire-vectors.json")], {
+    const run = spawnSync(peerBinary(), ["vectors", "-file", join(repo, "conformance/go-bimux-wire-vectors.json")], {
       encoding: "utf8",
       timeout: 10_000,
     });
@@ -342,6 +364,8 @@ describe("Go client ↔ TS server", () => {
     });
     servers.push(server);
     const go = new GoPeer(["client", "-url", `ws://127.0.0.1:${server.port}/mux`, "-timeout", "500ms"]);
+    const connected = await go.next((l) => l.step === "connected" || l.step === "connect");
+    expect(connected.ok).toBe(true);
     let peer: Muxer | undefined;
     for await (const m of server.connections) {
       peer = m;
