@@ -3,77 +3,50 @@ import { webSocketDuplex } from "./websocket-duplex.js";
 
 /** Options of {@link openWebSocket}. */
 export interface OpenWebSocketOptions {
-  /** WebSocket subprotocols to offer; the one the server picks is the duplex's `protocol`. */
+  /** Subprotocols to offer (`Sec-WebSocket-Protocol`). */
   protocols?: string[];
-  /** Aborting it gives up connecting. */
+  /** Aborting it gives up opening. */
   signal?: AbortSignal;
-  /** Give up connecting after this many milliseconds; `Infinity` for no limit. Default 10 000. */
+  /** Give up opening after this many milliseconds. Default 10 000. */
   timeout?: number;
 }
 
-const DEFAULT_TIMEOUT = 10_000;
-
 /**
- * Opens a browser WebSocket to `url` and resolves to it as a {@link Duplex} once
- * the handshake is done. Rejects with a {@link BimuxError}: `unavailable` when
- * the connection fails, closes or times out before it opens, `aborted` when
- * `signal` fires, `invalid_argument` for a URL or option the browser refuses.
+ * Opens a native WebSocket and resolves to its {@link Duplex} once it is open.
+ * Rejects with a {@link BimuxError}: `unavailable` when the connection fails, is
+ * closed or times out before opening, `aborted` when `signal` fires.
  */
 export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): Promise<Duplex> {
-  const { protocols, signal, timeout = DEFAULT_TIMEOUT } = options;
+  const { protocols, signal, timeout = 10_000 } = options;
   return new Promise<Duplex>((resolve, reject) => {
-    if (!(timeout > 0)) {
-      reject(new BimuxError("invalid_argument", `timeout must be a positive number of ms, got ${timeout}`));
-      return;
-    }
-    if (signal?.aborted) {
-      reject(new BimuxError("aborted", `opening ${url} was aborted`, { cause: signal.reason }));
-      return;
-    }
-    let ws: WebSocket;
+    const fail = (code: "aborted" | "unavailable" | "invalid_argument", message: string, cause?: unknown) => {
+      done();
+      ws?.close();
+      reject(new BimuxError(code, message, { cause }));
+    };
+    const onAbort = () => fail("aborted", `opening ${url} was aborted`, signal?.reason);
+    const timer = setTimeout(() => fail("unavailable", `opening ${url} timed out after ${timeout} ms`), Math.min(timeout, 0x7fffffff));
+    // The handlers go once settled: from then on the duplex owns the socket.
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      if (ws) ws.onopen = ws.onerror = ws.onclose = null;
+    };
+    let ws: WebSocket | undefined;
+    if (!(timeout > 0)) return fail("invalid_argument", `timeout must be a positive number of ms, got ${timeout}`);
+    if (signal?.aborted) return onAbort();
     try {
       ws = new WebSocket(url, protocols);
     } catch (error) {
-      reject(new BimuxError("invalid_argument", `cannot open ${url}: ${(error as Error).message}`, { cause: error }));
-      return;
+      return fail("invalid_argument", `cannot open ${url}: ${(error as Error).message}`, error);
     }
-
-    const settle = (): void => {
-      clearTimeout(timer);
-      ws.removeEventListener("open", onOpen);
-      ws.removeEventListener("error", onError);
-      ws.removeEventListener("close", onClose);
-      signal?.removeEventListener("abort", onAbort);
-    };
-    const giveUp = (error: BimuxError): void => {
-      settle();
-      ws.close();
-      reject(error);
-    };
-    const onOpen = (): void => {
-      settle();
-      // Made in the open event's own task, so it is listening before any message event.
-      resolve(webSocketDuplex(ws));
-    };
-    const onError = (): void => {
-      settle();
-      // Browsers keep the cause to themselves (their console has it).
-      reject(new BimuxError("unavailable", `cannot connect to ${url}`));
-    };
-    const onClose = (event: { code: number }): void => {
-      settle();
-      reject(new BimuxError("unavailable", `connection to ${url} closed while opening (${event.code})`));
-    };
-    const onAbort = (): void => giveUp(new BimuxError("aborted", `opening ${url} was aborted`, { cause: signal?.reason }));
-
-    // Timers cannot wait past 2^31 - 1 ms; beyond that means no limit.
-    const timer =
-      timeout <= 0x7fffffff
-        ? setTimeout(() => giveUp(new BimuxError("unavailable", `opening ${url} timed out after ${timeout} ms`)), timeout)
-        : undefined;
-    ws.addEventListener("open", onOpen);
-    ws.addEventListener("error", onError);
-    ws.addEventListener("close", onClose);
     signal?.addEventListener("abort", onAbort, { once: true });
+    ws.onopen = () => {
+      done();
+      resolve(webSocketDuplex(ws!));
+    };
+    // Browsers say nothing about why a connection failed; the close code is all there is.
+    ws.onerror = () => fail("unavailable", `cannot connect to ${url}`);
+    ws.onclose = (event) => fail("unavailable", `connection to ${url} closed while opening (${event.code})`);
   });
 }

@@ -14,6 +14,10 @@ export class FakeWebSocket extends EventTarget {
   protocol = "";
   bufferedAmount = 0;
   readonly sent: Uint8Array[] = [];
+  onopen: ((event: Event) => void) | null = null;
+  onmessage: ((event: MessageEvent) => void) | null = null;
+  onerror: ((event: Event) => void) | null = null;
+  onclose: ((event: Event) => void) | null = null;
   /** The arguments of the first `close` call that did not throw. */
   closedWith: { code?: number; reason?: string } | undefined;
 
@@ -23,6 +27,14 @@ export class FakeWebSocket extends EventTarget {
     this.url = url;
     this.protocols = typeof protocols === "string" ? [protocols] : protocols;
     FakeWebSocket.made.push(this);
+  }
+
+  /** Like a browser, delivers an event to its listeners and to its `on…` handler property. */
+  override dispatchEvent(event: Event): boolean {
+    const result = super.dispatchEvent(event);
+    const handler = this[`on${event.type}` as "onopen"] as ((event: Event) => void) | null;
+    handler?.call(this, event);
+    return result;
   }
 
   static reset(): void {

@@ -4,9 +4,9 @@ import { BimuxError } from "./errors.js";
 interface PendingCall {
   resolve(data: Uint8Array): void;
   reject(error: BimuxError): void;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+  timer?: ReturnType<typeof setTimeout>;
+  signal?: AbortSignal;
+  onAbort?: () => void;
 }
 
 /**
@@ -15,15 +15,18 @@ interface PendingCall {
  * timer and abort listener with it, so nothing is left behind.
  */
 export class CallTable {
-  private readonly calls = new Map<number, PendingCall>();
-  private last = 0;
+  #calls = new Map<number, PendingCall>();
+  #last = 0;
+  #abandoned: (number: number) => void;
 
   /** @param abandoned told of each call the caller gave up on (timeout or abort), to tell the peer. */
-  constructor(private readonly abandoned: (number: number) => void = () => {}) {}
+  constructor(abandoned: (number: number) => void) {
+    this.#abandoned = abandoned;
+  }
 
   /** How many calls are waiting for a reply. */
   get size(): number {
-    return this.calls.size;
+    return this.#calls.size;
   }
 
   /**
@@ -31,69 +34,57 @@ export class CallTable {
    * original, so the numbers on the wire match its byte for byte. A JS number
    * stays exact for 2^53 messages, which no connection lives to see.
    */
-  nextNumber(): number {
-    return ++this.last;
+  next(): number {
+    return ++this.#last;
   }
 
   /**
-   * Registers call `number` and returns the promise of its reply. `timeout` is in
-   * milliseconds; `Infinity` means none. `describe` names the call in errors.
+   * Registers call `number` on `route` and returns the promise of its reply.
+   * `timeout` is in milliseconds; `Infinity` means none.
    */
-  add(number: number, timeout: number, signal: AbortSignal | undefined, describe: () => string): Promise<Uint8Array> {
+  add(number: number, route: number, timeout: number, signal: AbortSignal | undefined): Promise<Uint8Array> {
     return new Promise<Uint8Array>((resolve, reject) => {
-      const call: PendingCall = { resolve, reject, timer: undefined, signal, onAbort: undefined };
-      if (timeout !== Infinity) {
-        call.timer = setTimeout(() => {
-          if (this.fail(number, new BimuxError("timeout", `${describe()} timed out after ${timeout} ms`))) this.abandoned(number);
-        }, timeout);
-      }
+      const call: PendingCall = { resolve, reject, signal };
+      const giveUp = (code: "timeout" | "aborted", what: string, cause?: unknown) => {
+        if (this.fail(number, new BimuxError(code, `rpc #${number} to route ${route} ${what}`, { cause }))) {
+          this.#abandoned(number);
+        }
+      };
+      if (timeout !== Infinity) call.timer = setTimeout(() => giveUp("timeout", `timed out after ${timeout} ms`), timeout);
       if (signal) {
-        call.onAbort = () => {
-          if (this.fail(number, new BimuxError("aborted", `${describe()} was aborted`, { cause: signal.reason }))) this.abandoned(number);
-        };
+        call.onAbort = () => giveUp("aborted", "was aborted", signal.reason);
         signal.addEventListener("abort", call.onAbort, { once: true });
       }
-      this.calls.set(number, call);
+      this.#calls.set(number, call);
     });
   }
 
   /** Settles call `number` with its reply. Returns false when no such call waits (late or stray reply). */
   resolve(number: number, data: Uint8Array): boolean {
-    const call = this.take(number);
-    if (!call) return false;
-    call.resolve(data);
-    return true;
+    const call = this.#take(number);
+    call?.resolve(data);
+    return !!call;
   }
 
   /** Rejects call `number`. Returns false when no such call waits. */
   fail(number: number, error: BimuxError): boolean {
-    const call = this.take(number);
-    if (!call) return false;
-    call.reject(error);
-    return true;
+    const call = this.#take(number);
+    call?.reject(error);
+    return !!call;
   }
 
   /** Rejects every waiting call with `error`, at once. */
   failAll(error: BimuxError): void {
-    const calls = [...this.calls.values()];
-    this.calls.clear();
-    for (const call of calls) {
-      release(call);
-      call.reject(error);
-    }
+    for (const number of [...this.#calls.keys()]) this.fail(number, error);
   }
 
-  private take(number: number): PendingCall | undefined {
-    const call = this.calls.get(number);
+  #take(number: number): PendingCall | undefined {
+    const call = this.#calls.get(number);
     if (call) {
-      this.calls.delete(number);
-      release(call);
+      this.#calls.delete(number);
+      clearTimeout(call.timer);
+      if (call.onAbort) call.signal!.removeEventListener("abort", call.onAbort);
     }
     return call;
   }
-}
-
-function release(call: PendingCall): void {
-  if (call.timer !== undefined) clearTimeout(call.timer);
-  if (call.onAbort) call.signal?.removeEventListener("abort", call.onAbort);
 }

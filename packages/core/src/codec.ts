@@ -15,6 +15,23 @@ export const Flag = {
   pong: 6,
 } as const;
 
+// The same values as plain constants for bimux's own code: bundlers inline these,
+// but not an object's properties, and every byte counts in a page.
+/** @internal */
+export const REQUEST = 0;
+/** @internal */
+export const RESPONSE = 1;
+/** @internal */
+export const ONEWAY = 2;
+/** @internal */
+export const ERROR = 3;
+/** @internal */
+export const CANCEL = 4;
+/** @internal */
+export const PING = 5;
+/** @internal */
+export const PONG = 6;
+
 /** One of the {@link Flag} values, or another int32 read off the wire. */
 export type FlagValue = number;
 
@@ -44,70 +61,40 @@ export interface Frame {
 const TWO_32 = 4294967296;
 const EMPTY: Uint8Array = new Uint8Array(0);
 
-// Tags of the fields we write: (field << 3) | wire type.
-const TAG_NUMBER = 0x08; // 1, varint
-const TAG_FLAG = 0x10; // 2, varint
-const TAG_ROUTE = 0x18; // 3, varint
-const TAG_DATA = 0x22; // 4, length-delimited
-const TAG_TIMEOUT = 0x28; // 5, varint
-
-/** Encodes a frame exactly as the Go original's `proto.Marshal` does. */
+/** Encodes a frame exactly as the Go original's `proto.Marshal` does: fields in order, zero values left out. */
 export function encodeFrame(frame: Frame): Uint8Array {
   const { number, flag, route, data, timeout = 0 } = frame;
-  // Split the uint64 into two uint32 halves once; sizing and writing share them.
-  let numLo: number;
-  let numHi: number;
+  // The uint64 as two uint32 halves, shared by sizing and writing.
+  let lo: number;
+  let hi: number;
   if (typeof number === "number") {
-    if (!(number >= 0 && Number.isSafeInteger(number))) {
-      throw new BimuxError("invalid_argument", `frame number must be a uint64, got ${number}`);
-    }
-    numLo = number >>> 0;
-    numHi = (number - numLo) / TWO_32;
+    check(number >= 0 && Number.isSafeInteger(number), "number", number);
+    lo = number >>> 0;
+    hi = (number - lo) / TWO_32;
   } else {
-    if (number < 0n || number > 0xffffffffffffffffn) {
-      throw new BimuxError("invalid_argument", `frame number must be a uint64, got ${number}`);
-    }
-    numLo = Number(number & 0xffffffffn);
-    numHi = Number(number >> 32n);
+    check(number >= 0n && number < 1n << 64n, "number", number);
+    lo = Number(number & 0xffffffffn);
+    hi = Number(number >> 32n);
   }
-  checkInt32("flag", flag);
-  checkInt32("route", route);
-  if (!(Number.isInteger(timeout) && timeout >= 0 && timeout <= 0xffffffff)) {
-    throw new BimuxError("invalid_argument", `frame timeout must be a uint32, got ${timeout}`);
-  }
+  check(isInt32(flag), "flag", flag);
+  check(isInt32(route), "route", route);
+  check(Number.isInteger(timeout) && timeout >= 0 && timeout < TWO_32, "timeout", timeout);
 
-  let size = 0;
-  if (numLo !== 0 || numHi !== 0) size += 1 + varintSize(numLo, numHi);
-  if (flag !== 0) size += 1 + int32Size(flag);
-  if (route !== 0) size += 1 + int32Size(route);
-  const dataLength = data.length;
-  if (dataLength !== 0) size += 1 + varintSize(dataLength, 0) + dataLength;
-  if (timeout !== 0) size += 1 + varintSize(timeout, 0);
-
-  const out = new Uint8Array(size);
+  const length = data.length;
+  const out = new Uint8Array(
+    (lo || hi ? 1 + varintSize(lo, hi) : 0) +
+      (flag ? 1 + int32Size(flag) : 0) +
+      (route ? 1 + int32Size(route) : 0) +
+      (length ? 1 + varintSize(length, 0) + length : 0) +
+      (timeout ? 1 + varintSize(timeout, 0) : 0),
+  );
   let pos = 0;
-  if (numLo !== 0 || numHi !== 0) {
-    out[pos++] = TAG_NUMBER;
-    pos = writeVarint(out, pos, numLo, numHi);
-  }
-  if (flag !== 0) {
-    out[pos++] = TAG_FLAG;
-    pos = writeInt32(out, pos, flag);
-  }
-  if (route !== 0) {
-    out[pos++] = TAG_ROUTE;
-    pos = writeInt32(out, pos, route);
-  }
-  if (dataLength !== 0) {
-    out[pos++] = TAG_DATA;
-    pos = writeVarint(out, pos, dataLength, 0);
-    out.set(data, pos);
-    pos += dataLength;
-  }
-  if (timeout !== 0) {
-    out[pos++] = TAG_TIMEOUT;
-    writeVarint(out, pos, timeout, 0);
-  }
+  // Tags are (field << 3) | wire type: 0x08 number, 0x10 flag, 0x18 route, 0x22 data, 0x28 timeout.
+  if (lo || hi) pos = writeVarint(out, writeVarint(out, pos, 0x08, 0), lo, hi);
+  if (flag) pos = writeInt32(out, writeVarint(out, pos, 0x10, 0), flag);
+  if (route) pos = writeInt32(out, writeVarint(out, pos, 0x18, 0), route);
+  pos = writeBytes(out, pos, 0x22, data);
+  if (timeout) writeVarint(out, writeVarint(out, pos, 0x28, 0), timeout, 0);
   return out;
 }
 
@@ -118,36 +105,20 @@ export function encodeFrame(frame: Frame): Uint8Array {
  */
 export function decodeFrame(bytes: Uint8Array): Frame {
   const reader = new Reader(bytes);
-  let number: WireNumber = 0;
-  let flag = 0;
-  let route = 0;
-  let data = EMPTY;
+  const frame: Frame = { number: 0, flag: 0, route: 0, data: EMPTY };
   let timeout = 0;
-  while (reader.pos < bytes.length) {
+  while (reader.more()) {
     const tag = reader.tag();
-    const field = tag >>> 3;
-    const wireType = tag & 7;
-    if (field === 1 && wireType === 0) {
-      reader.varint();
-      number = reader.uint64();
-    } else if (field === 2 && wireType === 0) {
-      reader.varint();
-      flag = reader.lo | 0;
-    } else if (field === 3 && wireType === 0) {
-      reader.varint();
-      route = reader.lo | 0;
-    } else if (field === 4 && wireType === 2) {
-      data = reader.bytes();
-    } else if (field === 5 && wireType === 0) {
-      reader.varint();
-      timeout = reader.lo; // uint32: the low 32 bits, as protobuf truncates
-    } else {
-      // A field we do not know, or a known one with an unexpected wire type:
-      // protobuf keeps such fields as unknown, which for us means skipping them.
-      reader.skip(field, wireType, 0);
-    }
+    // A known field with an unexpected wire type is an unknown field to protobuf, and skipped.
+    if (tag === 0x08) frame.number = reader.uint64();
+    else if (tag === 0x10) frame.flag = reader.varint() | 0;
+    else if (tag === 0x18) frame.route = reader.varint() | 0;
+    else if (tag === 0x22) frame.data = reader.bytes();
+    else if (tag === 0x28) timeout = reader.varint(); // uint32: the low 32 bits, as protobuf truncates
+    else reader.skip(tag, 0);
   }
-  return timeout === 0 ? { number, flag, route, data } : { number, flag, route, data, timeout };
+  if (timeout) frame.timeout = timeout;
+  return frame;
 }
 
 /** The payload of an error reply (`flag = error`): the protobuf `ErrorReply`. */
@@ -165,57 +136,37 @@ const utf8Decoder = new TextDecoder();
 export function encodeErrorReply(reply: ErrorReply): Uint8Array {
   const code = utf8Encoder.encode(reply.code);
   const message = utf8Encoder.encode(reply.message);
-  let size = 0;
-  if (code.length) size += 1 + varintSize(code.length, 0) + code.length;
-  if (message.length) size += 1 + varintSize(message.length, 0) + message.length;
-  const out = new Uint8Array(size);
-  let pos = 0;
-  if (code.length) {
-    out[pos++] = 0x0a;
-    pos = writeVarint(out, pos, code.length, 0);
-    out.set(code, pos);
-    pos += code.length;
-  }
-  if (message.length) {
-    out[pos++] = 0x12;
-    pos = writeVarint(out, pos, message.length, 0);
-    out.set(message, pos);
-  }
+  const size = (b: Uint8Array) => (b.length ? 1 + varintSize(b.length, 0) + b.length : 0);
+  const out = new Uint8Array(size(code) + size(message));
+  writeBytes(out, writeBytes(out, 0, 0x0a, code), 0x12, message);
   return out;
 }
 
 /** Decodes an {@link ErrorReply}; throws a `protocol` {@link BimuxError} on bad bytes. */
 export function decodeErrorReply(bytes: Uint8Array): ErrorReply {
   const reader = new Reader(bytes);
-  let code = "";
-  let message = "";
-  while (reader.pos < bytes.length) {
+  const reply: ErrorReply = { code: "", message: "" };
+  while (reader.more()) {
     const tag = reader.tag();
-    const field = tag >>> 3;
-    const wireType = tag & 7;
-    if (field === 1 && wireType === 2) code = utf8Decoder.decode(reader.bytes());
-    else if (field === 2 && wireType === 2) message = utf8Decoder.decode(reader.bytes());
-    else reader.skip(field, wireType, 0);
+    if (tag === 0x0a) reply.code = utf8Decoder.decode(reader.bytes());
+    else if (tag === 0x12) reply.message = utf8Decoder.decode(reader.bytes());
+    else reader.skip(tag, 0);
   }
-  return { code, message };
+  return reply;
 }
 
-function checkInt32(name: string, value: number): void {
-  if (!(Number.isInteger(value) && value >= -2147483648 && value <= 2147483647)) {
-    throw new BimuxError("invalid_argument", `${name} must be an int32, got ${value}`);
-  }
+/** True for an integer in the int32 range. */
+export function isInt32(value: number): boolean {
+  return Number.isInteger(value) && value >= -2147483648 && value <= 2147483647;
+}
+
+function check(ok: boolean, name: string, value: unknown): void {
+  if (!ok) throw new BimuxError("invalid_argument", `frame ${name} out of range: ${value}`);
 }
 
 function varintSize(lo: number, hi: number): number {
-  if (hi === 0) {
-    if (lo < 0x80) return 1;
-    if (lo < 0x4000) return 2;
-    if (lo < 0x200000) return 3;
-    if (lo < 0x10000000) return 4;
-    return 5;
-  }
-  // 32 bits of lo plus the significant bits of hi, seven bits a byte.
-  return Math.ceil((64 - Math.clz32(hi)) / 7);
+  // Seven bits a byte: the significant bits of the 64-bit value, at least one byte.
+  return hi ? Math.ceil((64 - Math.clz32(hi)) / 7) : Math.max(1, Math.ceil((32 - Math.clz32(lo)) / 7));
 }
 
 // int32 fields are varints of the value sign-extended to 64 bits, so negatives take ten bytes.
@@ -224,11 +175,11 @@ function int32Size(value: number): number {
 }
 
 function writeInt32(out: Uint8Array, pos: number, value: number): number {
-  return value < 0 ? writeVarint(out, pos, value >>> 0, 0xffffffff) : writeVarint(out, pos, value, 0);
+  return writeVarint(out, pos, value >>> 0, value < 0 ? 0xffffffff : 0);
 }
 
 function writeVarint(out: Uint8Array, pos: number, lo: number, hi: number): number {
-  while (hi !== 0 || lo > 0x7f) {
+  while (hi || lo > 0x7f) {
     out[pos++] = (lo & 0x7f) | 0x80;
     lo = ((lo >>> 7) | (hi << 25)) >>> 0;
     hi >>>= 7;
@@ -237,107 +188,114 @@ function writeVarint(out: Uint8Array, pos: number, lo: number, hi: number): numb
   return pos;
 }
 
-/** A cursor over protobuf bytes; the last varint read is left in `lo`/`hi`. */
-class Reader {
-  pos = 0;
-  lo = 0;
-  hi = 0;
-  constructor(private readonly buf: Uint8Array) {}
+/** Writes a length-delimited field, unless empty (proto3 leaves those out). */
+function writeBytes(out: Uint8Array, pos: number, tag: number, bytes: Uint8Array): number {
+  if (!bytes.length) return pos;
+  pos = writeVarint(out, writeVarint(out, pos, tag, 0), bytes.length, 0);
+  out.set(bytes, pos);
+  return pos + bytes.length;
+}
 
-  tag(): number {
-    this.varint();
-    const field = this.lo >>> 3;
-    if (this.hi !== 0 || field === 0) throw malformed("invalid field tag");
-    return this.lo;
+/** A cursor over protobuf bytes. */
+class Reader {
+  #buf: Uint8Array;
+  #pos = 0;
+  /** The high 32 bits of the last varint read. */
+  #hi = 0;
+
+  constructor(buf: Uint8Array) {
+    this.#buf = buf;
   }
 
-  /** Reads a varint of up to ten bytes into `lo` and `hi`. */
-  varint(): void {
+  more(): boolean {
+    return this.#pos < this.#buf.length;
+  }
+
+  /** Reads a field tag: a varint of at most 32 bits with a field number of at least 1. */
+  tag(): number {
+    const tag = this.varint();
+    if (this.#hi || tag < 8) throw malformed("invalid field tag");
+    return tag;
+  }
+
+  /** Reads a varint of up to ten bytes; returns the low 32 bits and keeps the high ones in #hi. */
+  varint(): number {
     let lo = 0;
     let hi = 0;
-    for (let shift = 0; shift < 28; shift += 7) {
-      const b = this.byte();
-      lo |= (b & 0x7f) << shift;
-      if (b < 0x80) return this.set(lo, hi);
+    for (let shift = 0; shift < 64; shift += 7) {
+      const b = this.#byte();
+      const bits = b & 0x7f;
+      if (shift < 28) lo |= bits << shift;
+      else if (shift === 28) {
+        // The fifth byte straddles the halves: four bits to lo, three to hi.
+        lo |= bits << 28;
+        hi = bits >> 4;
+      } else if (shift < 63) hi |= bits << (shift - 32);
+      // The tenth byte holds bit 63 alone; anything more overflows 64 bits, which Go rejects too.
+      else if (b > 1) throw malformed("varint overflows 64 bits");
+      else hi |= b << 31;
+      if (b < 0x80) {
+        this.#hi = hi >>> 0;
+        return lo >>> 0;
+      }
     }
-    // The fifth byte straddles the halves: four bits to lo, three to hi.
-    let b = this.byte();
-    lo |= (b & 0x0f) << 28;
-    hi = (b & 0x7f) >> 4;
-    if (b < 0x80) return this.set(lo, hi);
-    for (let shift = 3; shift < 31; shift += 7) {
-      b = this.byte();
-      hi |= (b & 0x7f) << shift;
-      if (b < 0x80) return this.set(lo, hi);
-    }
-    // The tenth byte holds bit 63 alone; anything more overflows 64 bits, which Go rejects too.
-    b = this.byte();
-    if (b > 1) throw malformed(b < 0x80 ? "varint overflows 64 bits" : "varint longer than ten bytes");
-    hi |= b << 31;
-    return this.set(lo, hi);
+    throw malformed("varint overflows 64 bits");
   }
 
   uint64(): WireNumber {
+    const lo = this.varint();
+    const hi = this.#hi;
     // Below 2^53 the value is exact as a double; above, a bigint keeps every bit.
-    if (this.hi < 0x200000) return this.hi * TWO_32 + this.lo;
-    return (BigInt(this.hi) << 32n) | BigInt(this.lo);
+    return hi < 0x200000 ? hi * TWO_32 + lo : (BigInt(hi) << 32n) | BigInt(lo);
   }
 
   bytes(): Uint8Array {
-    this.varint();
-    const length = this.lo;
-    const end = this.pos + length;
-    if (this.hi !== 0 || end > this.buf.length) throw malformed("length-delimited field runs past the end");
-    const view = this.buf.subarray(this.pos, end);
-    this.pos = end;
-    return view;
+    const length = this.varint();
+    const start = this.#pos;
+    if (this.#hi || start + length > this.#buf.length) throw malformed("truncated field");
+    this.#pos += length;
+    return this.#buf.subarray(start, this.#pos);
   }
 
-  skip(field: number, wireType: number, depth: number): void {
-    switch (wireType) {
+  /** Skips the field whose tag was just read; `depth` bounds nested groups. */
+  skip(tag: number, depth: number): void {
+    switch (tag & 7) {
       case 0:
         this.varint();
         return;
       case 1:
-        this.advance(8);
-        return;
+        return this.#advance(8);
       case 2:
         this.bytes();
         return;
       case 5:
-        this.advance(4);
-        return;
+        return this.#advance(4);
       case 3: {
         // A (deprecated) group: skip fields until its matching end-group tag.
-        if (depth >= 32) throw malformed("groups nested too deeply");
+        if (depth >= 32) throw malformed("groups nested too deep");
         for (;;) {
-          if (this.pos >= this.buf.length) throw malformed("unterminated group");
-          const tag = this.tag();
-          if ((tag & 7) === 4) {
-            if (tag >>> 3 !== field) throw malformed("mismatched end-group tag");
+          if (!this.more()) throw malformed("unterminated group");
+          const inner = this.tag();
+          if ((inner & 7) === 4) {
+            if (inner >>> 3 !== tag >>> 3) throw malformed("mismatched end-group tag");
             return;
           }
-          this.skip(tag >>> 3, tag & 7, depth + 1);
+          this.skip(inner, depth + 1);
         }
       }
       default:
-        throw malformed(`invalid wire type ${wireType}`);
+        throw malformed(`invalid wire type ${tag & 7}`);
     }
   }
 
-  private advance(n: number): void {
-    if (this.pos + n > this.buf.length) throw malformed("fixed-width field runs past the end");
-    this.pos += n;
+  #advance(n: number): void {
+    if (this.#pos + n > this.#buf.length) throw malformed("truncated field");
+    this.#pos += n;
   }
 
-  private byte(): number {
-    if (this.pos >= this.buf.length) throw malformed("truncated varint");
-    return this.buf[this.pos++]!;
-  }
-
-  private set(lo: number, hi: number): void {
-    this.lo = lo >>> 0;
-    this.hi = hi >>> 0;
+  #byte(): number {
+    if (!this.more()) throw malformed("truncated field");
+    return this.#buf[this.#pos++]!;
   }
 }
 

@@ -1,5 +1,5 @@
 import { BimuxError } from "./errors.js";
-import { Flag, encodeErrorReply, type Frame, type WireNumber } from "./codec.js";
+import { ERROR, RESPONSE, encodeErrorReply, type Frame, type WireNumber } from "./codec.js";
 import type { Muxer } from "./muxer.js";
 
 /** What an rpc handler may return: the reply bytes, or nothing for an empty reply. */
@@ -36,64 +36,7 @@ export interface CallContext {
   readonly signal: AbortSignal;
 }
 
-/** Settings of a {@link Dispatcher}. */
-export interface DispatcherOptions {
-  onRpc: RpcHandler | undefined;
-  onOneway: OnewayHandler | undefined;
-  /** Most inbound requests served at once; more are refused with `overloaded`. */
-  maxConcurrent: number;
-  /** Send handlers' stack traces to callers (for development only). */
-  exposeStack: boolean;
-}
-
-/** Longest error message sent to a peer; longer ones are cut. */
-const MAX_ERROR_MESSAGE = 1024;
-
-/**
- * An inbound call in progress. Its AbortController, and the timer for the
- * caller's deadline, are only made if the handler asks for the signal.
- */
-class InboundCall implements CallContext {
-  private controller: AbortController | undefined;
-  private deadline: ReturnType<typeof setTimeout> | undefined;
-  private readonly receivedAt: number;
-
-  constructor(
-    readonly number: WireNumber,
-    readonly route: number,
-    readonly timeout: number | undefined,
-    private readonly closedReason: () => BimuxError | undefined,
-  ) {
-    this.receivedAt = timeout === undefined ? 0 : Date.now();
-  }
-
-  get signal(): AbortSignal {
-    if (!this.controller) {
-      this.controller = new AbortController();
-      const reason = this.closedReason();
-      if (reason) this.controller.abort(reason);
-      else if (this.timeout !== undefined) {
-        const left = this.receivedAt + this.timeout - Date.now();
-        const expire = () => this.abort(new BimuxError("timeout", `the caller's ${this.timeout} ms deadline passed`));
-        if (left <= 0) expire();
-        else this.deadline = setTimeout(expire, left);
-      }
-    }
-    return this.controller.signal;
-  }
-
-  abort(reason: BimuxError): void {
-    this.done();
-    this.controller?.abort(reason);
-  }
-
-  done(): void {
-    if (this.deadline !== undefined) clearTimeout(this.deadline);
-    this.deadline = undefined;
-  }
-}
-
-/** Where the dispatcher sends replies and reports failures it cannot reply to. */
+/** What the dispatcher needs from its muxer. */
 export interface DispatcherHost {
   readonly muxer: Muxer;
   /** Writes a reply frame, unless the connection has closed. */
@@ -102,6 +45,57 @@ export interface DispatcherHost {
   report(error: BimuxError): void;
   /** Why the connection closed, once it has. */
   closedReason(): BimuxError | undefined;
+  onRpc?: RpcHandler;
+  onOneway?: OnewayHandler;
+  /** Most inbound requests served at once; more are refused with `overloaded`. */
+  maxConcurrent: number;
+  /** Send handlers' stack traces to callers (for development only). */
+  exposeStack: boolean;
+}
+
+/**
+ * An inbound call in progress. Its AbortController, and the timer for the
+ * caller's deadline, are only made if the handler asks for the signal.
+ */
+class InboundCall implements CallContext {
+  #controller: AbortController | undefined;
+  #deadline: ReturnType<typeof setTimeout> | undefined;
+  #receivedAt: number;
+  #closed: () => BimuxError | undefined;
+
+  constructor(
+    readonly number: WireNumber,
+    readonly route: number,
+    readonly timeout: number | undefined,
+    closed: () => BimuxError | undefined,
+  ) {
+    this.#closed = closed;
+    this.#receivedAt = timeout ? Date.now() : 0;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      const closed = this.#closed();
+      if (closed) this.abort(closed);
+      else if (this.timeout) {
+        this.#deadline = setTimeout(
+          () => this.abort(new BimuxError("timeout", `the caller's ${this.timeout} ms deadline passed`)),
+          this.#receivedAt + this.timeout - Date.now(),
+        );
+      }
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: BimuxError): void {
+    this.done();
+    this.#controller?.abort(reason);
+  }
+
+  done(): void {
+    clearTimeout(this.#deadline);
+  }
 }
 
 /**
@@ -115,147 +109,105 @@ export class Dispatcher {
   /** Per-route one-way handlers. */
   readonly onewayRoutes = new Map<number, OnewayHandler>();
   // Only calls whose handler went asynchronous are here: the others are already answered.
-  private readonly inFlight = new Set<InboundCall>();
+  #inFlight = new Set<InboundCall>();
   // The same calls by number, for cancel. A peer that reuses a number in flight (it
   // must not) gets its latest call cancelled, but every call is still aborted on close.
-  private readonly byNumber = new Map<WireNumber, InboundCall>();
+  #byNumber = new Map<WireNumber, InboundCall>();
+  #host: DispatcherHost;
 
-  constructor(
-    private readonly host: DispatcherHost,
-    private readonly options: DispatcherOptions,
-  ) {}
+  constructor(host: DispatcherHost) {
+    this.#host = host;
+  }
 
   /** How many inbound calls are being served asynchronously right now. */
-  get inFlightCount(): number {
-    return this.inFlight.size;
+  get inFlight(): number {
+    return this.#inFlight.size;
   }
 
   request(frame: Frame): void {
+    const host = this.#host;
     const { number, route } = frame;
-    const handler = this.rpcRoutes.get(route) ?? this.options.onRpc;
-    if (!handler) {
-      this.replyError(number, route, new BimuxError("unimplemented", `no handler for route ${route}`));
-      return;
-    }
-    if (this.inFlight.size >= this.options.maxConcurrent) {
-      this.replyError(
-        number,
-        route,
-        new BimuxError("overloaded", `too many calls in flight (limit ${this.options.maxConcurrent}); try again later`),
+    const handler = this.rpcRoutes.get(route) ?? host.onRpc;
+    const call = new InboundCall(number, route, frame.timeout, host.closedReason);
+    const answer = (value: RpcResult | undefined, error?: unknown) => {
+      call.done();
+      if (error === undefined && !(value instanceof Uint8Array || value === undefined)) {
+        error = new BimuxError("internal", `handler for route ${route} returned no Uint8Array`);
+      }
+      host.reply(
+        error === undefined
+          ? { number, flag: RESPONSE, route, data: value ?? new Uint8Array(0) }
+          : { number, flag: ERROR, route, data: encodeErrorReply(toReply(error, host.exposeStack)) },
       );
-      return;
+    };
+    if (!handler) return answer(undefined, new BimuxError("unimplemented", `no handler for route ${route}`));
+    if (this.#inFlight.size >= host.maxConcurrent) {
+      return answer(undefined, new BimuxError("overloaded", `over ${host.maxConcurrent} calls in flight; try again later`));
     }
-    const call = new InboundCall(number, route, frame.timeout, () => this.host.closedReason());
     let result: RpcResult | Promise<RpcResult>;
     try {
-      result = handler(route, frame.data, this.host.muxer, call);
+      result = handler(route, frame.data, host.muxer, call);
     } catch (error) {
-      call.done();
-      this.replyError(number, route, error);
-      return;
+      return answer(undefined, error ?? "undefined");
     }
-    if (!isPromiseLike(result)) {
-      call.done();
-      this.replyValue(number, route, result);
-      return;
-    }
-    this.inFlight.add(call);
-    this.byNumber.set(number, call);
-    result.then(
-      (value) => {
-        if (this.finish(call)) this.replyValue(number, route, value);
-      },
-      (error: unknown) => {
-        if (this.finish(call)) this.replyError(number, route, error);
-      },
-    );
+    if (!isPromise(result)) return answer(result);
+    this.#inFlight.add(call);
+    this.#byNumber.set(number, call);
+    // Answer only if the call is still ours: not cancelled, connection not closed.
+    const settle = (value: RpcResult | undefined, error?: unknown) => {
+      if (this.#inFlight.delete(call)) {
+        if (this.#byNumber.get(number) === call) this.#byNumber.delete(number);
+        answer(value, error);
+      }
+    };
+    result.then(settle, (error: unknown) => settle(undefined, error ?? "undefined"));
   }
 
   /** The caller gave up on call `number`: abort its handler's signal, and send no answer. */
   cancel(number: WireNumber): void {
-    const call = this.byNumber.get(number);
-    if (!call) return;
-    this.byNumber.delete(number);
-    this.inFlight.delete(call);
-    call.abort(new BimuxError("aborted", "the caller cancelled the call"));
+    const call = this.#byNumber.get(number);
+    if (call) {
+      this.#byNumber.delete(number);
+      this.#inFlight.delete(call);
+      call.abort(new BimuxError("aborted", "the caller cancelled the call"));
+    }
   }
 
   oneway(frame: Frame): void {
-    const handler = this.onewayRoutes.get(frame.route) ?? this.options.onOneway;
-    if (!handler) return; // As in the Go original: nobody asked, nobody is told.
+    const { route } = frame;
+    const handler = this.onewayRoutes.get(route) ?? this.#host.onOneway;
+    // As in the Go original: no handler, nobody is told.
+    const report = (error: unknown) => {
+      const { code, rawMessage } = BimuxError.from(error, "remote");
+      this.#host.report(new BimuxError(code, `one-way handler for route ${route} failed: ${rawMessage}`, { cause: error }));
+    };
     try {
-      const result = handler(frame.route, frame.data, this.host.muxer);
-      if (isPromiseLike(result)) result.then(undefined, (error: unknown) => this.reportOneway(frame.route, error));
+      const result = handler?.(route, frame.data, this.#host.muxer);
+      if (isPromise(result)) result.then(undefined, report);
     } catch (error) {
-      this.reportOneway(frame.route, error);
+      report(error);
     }
   }
 
   /** The connection closed: tell every handler still running, through its signal. */
   abortAll(reason: BimuxError): void {
-    const calls = [...this.inFlight];
-    this.inFlight.clear();
-    this.byNumber.clear();
+    const calls = [...this.#inFlight];
+    this.#inFlight.clear();
+    this.#byNumber.clear();
     for (const call of calls) call.abort(reason);
   }
-
-  /** Takes a finished call out of the table; false if it was cancelled or the connection closed meanwhile. */
-  private finish(call: InboundCall): boolean {
-    call.done();
-    if (!this.inFlight.delete(call)) return false;
-    if (this.byNumber.get(call.number) === call) this.byNumber.delete(call.number);
-    return true;
-  }
-
-  private replyValue(number: WireNumber, route: number, value: RpcResult): void {
-    if (value === undefined) value = new Uint8Array(0);
-    else if (!(value instanceof Uint8Array)) {
-      this.replyError(
-        number,
-        route,
-        new BimuxError("internal", `handler for route ${route} returned ${describe(value)}, not a Uint8Array`),
-      );
-      return;
-    }
-    this.host.reply({ number, flag: Flag.response, route, data: value });
-  }
-
-  private replyError(number: WireNumber, route: number, error: unknown): void {
-    const { code, message } = toReply(error, this.options.exposeStack);
-    this.host.reply({ number, flag: Flag.error, route, data: encodeErrorReply({ code, message }) });
-  }
-
-  private reportOneway(route: number, error: unknown): void {
-    const wrapped = BimuxError.from(error, "remote");
-    this.host.report(
-      new BimuxError(wrapped.code, `one-way handler for route ${route} failed: ${wrapped.rawMessage}`, { cause: error }),
-    );
-  }
 }
+
+/** Longest error message sent to a peer; longer ones are cut. */
+const MAX_ERROR_MESSAGE = 1024;
 
 function toReply(error: unknown, exposeStack: boolean): { code: string; message: string } {
-  let code = "remote";
-  let message: string;
-  if (error instanceof BimuxError) {
-    code = error.code;
-    message = error.rawMessage;
-  } else if (error instanceof Error) {
-    message = error.message;
-  } else {
-    message = String(error);
-  }
+  const { code, rawMessage } = BimuxError.from(error, "remote");
   // Stacks and causes stay on this side unless the application asked otherwise.
-  if (exposeStack && error instanceof Error && error.stack) return { code, message: `${message}\n${error.stack}` };
-  if (message.length > MAX_ERROR_MESSAGE) message = `${message.slice(0, MAX_ERROR_MESSAGE)}…`;
-  return { code, message };
+  const stack = exposeStack && error instanceof Error && error.stack;
+  return { code, message: stack ? `${rawMessage}\n${stack}` : rawMessage.slice(0, MAX_ERROR_MESSAGE) };
 }
 
-function isPromiseLike<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === "function";
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value === "object") return `an object (${Object.prototype.toString.call(value)})`;
-  return `a ${typeof value}`;
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | undefined)?.then === "function";
 }

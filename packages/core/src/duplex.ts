@@ -64,3 +64,19 @@ export const CloseCode = {
   /** The endpoint hit an unexpected condition. */
   internalError: 1011,
 } as const;
+
+// The codes bimux's own code uses, as constants a bundler inlines (see codec.ts).
+/** @internal */
+export const NORMAL = 1000;
+/** @internal */
+export const GOING_AWAY = 1001;
+/** @internal */
+export const PROTOCOL_ERROR = 1002;
+/** @internal */
+export const UNSUPPORTED_DATA = 1003;
+/** @internal */
+export const ABNORMAL = 1006;
+/** @internal */
+export const POLICY_VIOLATION = 1008;
+/** @internal */
+export const MESSAGE_TOO_BIG = 1009;

@@ -8,9 +8,9 @@
  * - `unimplemented`: the remote has no handler for the route.
  * - `protocol`: a peer sent bytes that are not a valid bimux message.
  * - `invalid_argument`: the call itself was malformed (route not an int32, data not bytes…).
- * - `overloaded`: the remote refused the call because it has too many in flight.
+ * - `overloaded`: too much in flight: the remote refused the call, or the send queue is full.
  * - `too_large`: a message exceeded the size limit.
- * - `unavailable`: the connection could not be established.
+ * - `unavailable`: the connection could not be established, or the peer stopped answering.
  * - `internal`: a bug or an unexpected failure inside bimux or a handler's reply.
  */
 export type ErrorCode =
@@ -26,19 +26,9 @@ export type ErrorCode =
   | "unavailable"
   | "internal";
 
-const codes: ReadonlySet<string> = new Set<ErrorCode>([
-  "timeout",
-  "closed",
-  "aborted",
-  "remote",
-  "unimplemented",
-  "protocol",
-  "invalid_argument",
-  "overloaded",
-  "too_large",
-  "unavailable",
-  "internal",
-]);
+const codes: ReadonlySet<string> = new Set(
+  "timeout closed aborted remote unimplemented protocol invalid_argument overloaded too_large unavailable internal".split(" "),
+);
 
 /** True when `code` is one of the {@link ErrorCode} values. */
 export function isErrorCode(code: string): code is ErrorCode {
@@ -66,17 +56,17 @@ export class BimuxError extends Error {
   readonly rawMessage: string;
 
   constructor(code: ErrorCode, message: string, options: BimuxErrorOptions = {}) {
-    super(`[${code}] ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    super(`[${code}] ${message}`, options);
     this.name = "BimuxError";
     this.code = code;
     this.remote = options.remote ?? false;
     this.rawMessage = message;
   }
 
-  /** Wraps anything thrown into a BimuxError, keeping BimuxErrors as they are. */
+  /** Wraps anything thrown into a BimuxError with `code`, keeping BimuxErrors as they are. */
   static from(reason: unknown, code: ErrorCode = "internal"): BimuxError {
-    if (reason instanceof BimuxError) return reason;
-    const message = reason instanceof Error ? reason.message : String(reason);
-    return new BimuxError(code, message, { cause: reason });
+    return reason instanceof BimuxError
+      ? reason
+      : new BimuxError(code, reason instanceof Error ? reason.message : String(reason), { cause: reason });
   }
 }

@@ -5,44 +5,36 @@
  * intervals, with no timer per message: one interval timer per connection.
  */
 export class Keepalive {
-  private timer: ReturnType<typeof setInterval> | undefined;
-  private heard = true;
-  private probed = false;
+  #timer: ReturnType<typeof setInterval>;
+  #heard = true;
+  #probed = false;
 
   /**
    * @param interval milliseconds between checks
    * @param probe asks the peer for a sign of life; returns false when the transport cannot
    * @param dead called once when the peer failed to answer a probe in time
    */
-  constructor(
-    interval: number,
-    private readonly probe: () => boolean,
-    private readonly dead: () => void,
-  ) {
-    this.timer = setInterval(() => this.tick(), interval);
+  constructor(interval: number, probe: () => boolean, dead: () => void) {
+    this.#timer = setInterval(() => {
+      if (this.#heard) {
+        this.#heard = this.#probed = false;
+      } else if (!this.#probed) {
+        this.#probed = probe();
+      } else {
+        this.stop();
+        dead();
+      }
+    }, interval);
     // In Node, a keepalive alone must not hold the process open.
-    (this.timer as { unref?: () => void }).unref?.();
+    (this.#timer as { unref?: () => void }).unref?.();
   }
 
   /** The peer showed a sign of life. Called for every message, so it only sets a flag. */
-  heardFrom(): void {
-    this.heard = true;
+  heard(): void {
+    this.#heard = true;
   }
 
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  private tick(): void {
-    if (this.heard) {
-      this.heard = false;
-      this.probed = false;
-    } else if (!this.probed) {
-      this.probed = this.probe();
-    } else {
-      this.stop();
-      this.dead();
-    }
+    clearInterval(this.#timer);
   }
 }

@@ -1,7 +1,29 @@
 import { CallTable } from "./call-table.js";
-import { Flag, decodeErrorReply, decodeFrame, encodeFrame, type Frame } from "./codec.js";
+import {
+  CANCEL,
+  ERROR,
+  ONEWAY,
+  PING,
+  PONG,
+  REQUEST,
+  RESPONSE,
+  decodeErrorReply,
+  decodeFrame,
+  encodeFrame,
+  isInt32,
+  type Frame,
+} from "./codec.js";
 import { Dispatcher, type OnewayHandler, type RpcHandler } from "./dispatcher.js";
-import { CloseCode, type Duplex } from "./duplex.js";
+import {
+  ABNORMAL,
+  GOING_AWAY,
+  MESSAGE_TOO_BIG,
+  NORMAL,
+  POLICY_VIOLATION,
+  PROTOCOL_ERROR,
+  UNSUPPORTED_DATA,
+  type Duplex,
+} from "./duplex.js";
 import { BimuxError, isErrorCode } from "./errors.js";
 import { EXTENSIONS_PROTOCOL } from "./extensions.js";
 import { Keepalive } from "./keepalive.js";
@@ -75,10 +97,14 @@ export interface ReadPacketOptions {
   signal?: AbortSignal;
 }
 
-const DEFAULT_TIMEOUT = 30_000;
-const DEFAULT_KEEPALIVE_INTERVAL = 5_000;
-const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
+interface RawReader {
+  resolve(packet: Uint8Array): void;
+  reject(error: BimuxError): void;
+}
+
+const MiB = 1024 * 1024;
 const resolved: Promise<void> = Promise.resolve();
+const EMPTY: Uint8Array = new Uint8Array(0);
 
 /**
  * One end of a bimux connection. Either end can call the other: {@link rpc} for
@@ -88,100 +114,114 @@ const resolved: Promise<void> = Promise.resolve();
  * abort, error reply, or at once when the connection closes.
  */
 export class Muxer {
-  private readonly duplex: Duplex;
-  private readonly calls: CallTable;
-  private readonly dispatcher: Dispatcher;
-  private readonly writes: WriteQueue;
-  private readonly keepalive: Keepalive | undefined;
-  private readonly options: MuxerOptions;
-  private readonly defaultTimeout: number;
-  private readonly maxMessageSize: number;
   /** True when the peer negotiated the bimux-ts extensions (cancel, ping, timeouts). */
   readonly extensions: boolean;
-  private readonly rawReaders: Array<{ resolve(packet: Uint8Array): void; reject(error: BimuxError): void }> = [];
-  private currentId: string;
-  private closeInfo: CloseInfo | undefined;
-  private closeError: BimuxError | undefined;
-  private readonly waiters: Array<(info: CloseInfo) => void> = [];
+  #duplex: Duplex;
+  #options: MuxerOptions;
+  #calls: CallTable;
+  #dispatcher: Dispatcher;
+  #writes: WriteQueue;
+  #keepalive: Keepalive | undefined;
+  #timeout: number;
+  #maxSize: number;
+  #readers: RawReader[] = [];
+  #waiters: Array<(info: CloseInfo) => void> = [];
+  #id: string;
+  #closeInfo: CloseInfo | undefined;
+  #closeError: BimuxError | undefined;
 
   /** Wraps an open `duplex`. The muxer takes it over: nothing else may read from or write to it. */
   constructor(duplex: Duplex, options: MuxerOptions = {}) {
-    this.duplex = duplex;
-    this.options = options;
-    this.currentId = options.id ?? "";
-    this.defaultTimeout = checkTimeout(options.timeout ?? DEFAULT_TIMEOUT);
-    this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
-    this.extensions = duplex.protocol === EXTENSIONS_PROTOCOL;
-    this.calls = new CallTable((number) => {
-      // Tell the callee to stop; a Go peer would not know the flag, so it is only sent when negotiated.
-      if (this.extensions) this.write({ number, flag: Flag.cancel, route: 0, data: EMPTY });
+    this.#duplex = duplex;
+    this.#options = options;
+    this.#id = options.id ?? "";
+    this.#timeout = checkTimeout(options.timeout ?? 30_000);
+    this.#maxSize = options.maxMessageSize ?? 64 * MiB;
+    const extensions = (this.extensions = duplex.protocol === EXTENSIONS_PROTOCOL);
+    // Tell the callee to stop; a Go peer would not know the flag, so it is only sent when negotiated.
+    this.#calls = new CallTable((number) => extensions && this.#write(number, CANCEL));
+    this.#writes = new WriteQueue(duplex, options.highWaterMark ?? MiB, options.maxQueuedBytes ?? 16 * MiB);
+    this.#dispatcher = new Dispatcher({
+      muxer: this,
+      reply: (frame) => this.#send(frame),
+      report: (error) => this.#report(error),
+      closedReason: () => this.#closeError,
+      onRpc: options.onRpc,
+      onOneway: options.onOneway,
+      maxConcurrent: options.maxConcurrent ?? 1000,
+      exposeStack: !!options.exposeStack,
     });
-    this.writes = new WriteQueue(duplex, options.highWaterMark ?? 1024 * 1024, options.maxQueuedBytes ?? 16 * 1024 * 1024);
-    this.dispatcher = new Dispatcher(
-      {
-        muxer: this,
-        reply: (frame) => this.write(frame),
-        report: (error) => this.report(error),
-        closedReason: () => this.closeError,
-      },
-      {
-        onRpc: options.onRpc,
-        onOneway: options.onOneway,
-        maxConcurrent: options.maxConcurrent ?? 1000,
-        exposeStack: options.exposeStack ?? false,
-      },
-    );
-    for (const [route, handler] of Object.entries(options.handlers ?? {})) this.handle(Number(route), handler);
-    for (const [route, handler] of Object.entries(options.onewayHandlers ?? {})) this.handleOneway(Number(route), handler);
+    for (const [route, handler] of Object.entries(options.handlers ?? {})) this.handle(+route, handler);
+    for (const [route, handler] of Object.entries(options.onewayHandlers ?? {})) this.handleOneway(+route, handler);
     if (options.keepalive !== false) {
-      this.keepalive = new Keepalive(
-        checkTimeout(options.keepalive?.interval ?? DEFAULT_KEEPALIVE_INTERVAL),
-        () => this.probe(),
-        () => this.lost(),
+      this.#keepalive = new Keepalive(
+        checkTimeout(options.keepalive?.interval ?? 5000),
+        () => this.#probe(),
+        () => {
+          const error = new BimuxError("unavailable", "peer stopped answering keepalive");
+          // Give up on it now, rather than wait for TCP to notice.
+          this.#finish({ code: ABNORMAL, reason: error.rawMessage, initiator: "local", error });
+          if (duplex.terminate) duplex.terminate();
+          else this.#closeDuplex(GOING_AWAY, error.rawMessage);
+        },
       );
     }
     duplex.open({
-      message: (data) => this.receive(data),
-      closed: (code, reason, error) => this.finish(closeInfoOf(code, reason, error)),
-      alive: () => this.keepalive?.heardFrom(),
+      message: (data) => this.#receive(data),
+      closed: (code, reason, error) =>
+        this.#finish(
+          error === undefined
+            ? { code, reason, initiator: "remote" }
+            : {
+                code,
+                reason,
+                initiator: "local",
+                error:
+                  code === MESSAGE_TOO_BIG
+                    ? new BimuxError("too_large", reason || "a message exceeded the size limit", { cause: error })
+                    : BimuxError.from(error, "unavailable"),
+              },
+        ),
+      alive: () => this.#keepalive?.heard(),
     });
   }
 
   /** The application's name for this connection (Go `GetID`/`SetID`). */
   get id(): string {
-    return this.currentId;
+    return this.#id;
   }
 
   set id(id: string) {
-    const previous = this.currentId;
-    if (id === previous) return;
-    this.currentId = id;
-    this.options.onIdChange?.(this, previous);
+    const previous = this.#id;
+    if (id !== previous) {
+      this.#id = id;
+      this.#options.onIdChange?.(this, previous);
+    }
   }
 
   /** True once the connection has ended or begun closing. */
   get closed(): boolean {
-    return this.closeInfo !== undefined;
+    return !!this.#closeInfo;
   }
 
   /** How the connection ended; undefined while it is open. */
   get closeDetails(): CloseInfo | undefined {
-    return this.closeInfo;
+    return this.#closeInfo;
   }
 
   /** Outbound calls waiting for a reply. */
   get pendingCalls(): number {
-    return this.calls.size;
+    return this.#calls.size;
   }
 
   /** Inbound calls whose handler has not finished yet. */
   get servingCalls(): number {
-    return this.dispatcher.inFlightCount;
+    return this.#dispatcher.inFlight;
   }
 
   /** Bytes written but not yet sent on the network: buffered by the transport plus waiting here. */
   get bufferedAmount(): number {
-    return this.duplex.bufferedAmount + this.writes.queuedBytes;
+    return this.#duplex.bufferedAmount + this.#writes.queuedBytes;
   }
 
   /**
@@ -189,12 +229,7 @@ export class Muxer {
    * Returns a function that removes it again.
    */
   handle(route: number, handler: RpcHandler): () => void {
-    checkRoute(route);
-    const routes = this.dispatcher.rpcRoutes;
-    routes.set(route, handler);
-    return () => {
-      if (routes.get(route) === handler) routes.delete(route);
-    };
+    return register(this.#dispatcher.rpcRoutes, route, handler);
   }
 
   /**
@@ -202,55 +237,40 @@ export class Muxer {
    * Returns a function that removes it again.
    */
   handleOneway(route: number, handler: OnewayHandler): () => void {
-    checkRoute(route);
-    const routes = this.dispatcher.onewayRoutes;
-    routes.set(route, handler);
-    return () => {
-      if (routes.get(route) === handler) routes.delete(route);
-    };
+    return register(this.#dispatcher.onewayRoutes, route, handler);
   }
 
   /**
    * Calls the peer's handler for `route` with `data` and resolves to its reply (Go `Rpc`).
    *
    * Rejects with a {@link BimuxError}: `timeout`, `aborted`, `closed`, `invalid_argument`,
-   * or the peer's error reply (`remote`, `unimplemented`, …, with `remote` set).
+   * `overloaded`, `too_large`, or the peer's error reply (`remote`, `unimplemented`, …, with `remote` set).
    */
   rpc(route: number, data: Uint8Array, options: RpcOptions = {}): Promise<Uint8Array> {
-    try {
-      if (this.closeInfo) throw this.closedError("rpc");
-      checkRoute(route);
-      checkData(data);
-      const timeout = options.timeout === undefined ? this.defaultTimeout : checkTimeout(options.timeout);
+    return this.#guard("rpc", route, data, () => {
+      const timeout = options.timeout === undefined ? this.#timeout : checkTimeout(options.timeout);
       const signal = options.signal;
       if (signal?.aborted) throw new BimuxError("aborted", `rpc to route ${route} was aborted`, { cause: signal.reason });
-      const number = this.calls.nextNumber();
-      const frame: Frame = { number, flag: Flag.request, route, data };
+      const number = this.#calls.next();
+      const frame: Frame = { number, flag: REQUEST, route, data };
       // The callee may stop working when the caller stops waiting: tell it how long that is.
       if (this.extensions && timeout !== Infinity) frame.timeout = Math.ceil(timeout);
-      const bytes = this.encode(frame);
-      const reply = this.calls.add(number, timeout, signal, () => `rpc #${number} to route ${route}`);
+      const bytes = this.#encode(frame);
+      const reply = this.#calls.add(number, route, timeout, signal);
       try {
-        this.writes.write(bytes)?.catch((error: BimuxError) => this.calls.fail(number, error));
+        this.#writes.write(bytes)?.catch((error: BimuxError) => this.#calls.fail(number, error));
       } catch (error) {
-        this.calls.fail(number, BimuxError.from(error, "closed"));
+        this.#calls.fail(number, BimuxError.from(error, "closed"));
       }
       return reply;
-    } catch (error) {
-      return Promise.reject(BimuxError.from(error));
-    }
+    });
   }
 
   /** Sends a one-way message to the peer's handler for `route` (Go `Send`). Nothing comes back. */
   send(route: number, data: Uint8Array): Promise<void> {
-    try {
-      if (this.closeInfo) throw this.closedError("send");
-      checkRoute(route);
-      checkData(data);
-      return this.writes.write(this.encode({ number: this.calls.nextNumber(), flag: Flag.oneway, route, data })) ?? resolved;
-    } catch (error) {
-      return Promise.reject(BimuxError.from(error, "closed"));
-    }
+    return this.#guard("send", route, data, () =>
+      this.#written(this.#encode({ number: this.#calls.next(), flag: ONEWAY, route, data })),
+    );
   }
 
   /**
@@ -258,13 +278,7 @@ export class Muxer {
    * muxer will try to decode it as an envelope, so this is for peers that read raw.
    */
   writePacket(packet: Uint8Array): Promise<void> {
-    try {
-      if (this.closeInfo) throw this.closedError("writePacket");
-      checkData(packet);
-      return this.writes.write(packet) ?? resolved;
-    } catch (error) {
-      return Promise.reject(BimuxError.from(error, "closed"));
-    }
+    return this.#guard("writePacket", 0, packet, () => this.#written(packet));
   }
 
   /**
@@ -273,240 +287,195 @@ export class Muxer {
    * instead of to the handlers: use it for a handshake before the muxing starts.
    */
   readPacket(options: ReadPacketOptions = {}): Promise<Uint8Array> {
-    if (this.closeInfo) return Promise.reject(this.closedError("readPacket"));
-    const signal = options.signal;
-    if (signal?.aborted) return Promise.reject(new BimuxError("aborted", "readPacket was aborted", { cause: signal.reason }));
+    const { signal } = options;
     return new Promise<Uint8Array>((resolve, reject) => {
-      const onAbort = (): void => {
-        const index = this.rawReaders.indexOf(reader);
-        if (index >= 0) this.rawReaders.splice(index, 1);
+      const aborted = () => {
+        this.#readers = this.#readers.filter((r) => r !== reader);
         reject(new BimuxError("aborted", "readPacket was aborted", { cause: signal?.reason }));
       };
-      const reader = {
-        resolve: (packet: Uint8Array) => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve(packet);
-        },
-        reject: (error: BimuxError) => {
-          signal?.removeEventListener("abort", onAbort);
-          reject(error);
-        },
+      const done = () => signal?.removeEventListener("abort", aborted);
+      const reader: RawReader = {
+        resolve: (packet) => (done(), resolve(packet)),
+        reject: (error) => (done(), reject(error)),
       };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.rawReaders.push(reader);
+      if (this.#closeInfo) return reject(this.#closedError("readPacket"));
+      if (signal?.aborted) return aborted();
+      signal?.addEventListener("abort", aborted, { once: true });
+      this.#readers.push(reader);
     });
   }
 
   /** Resolves when the connection has ended, with how it ended (Go `Wait`). Never rejects. */
   wait(): Promise<CloseInfo> {
-    if (this.closeInfo) return Promise.resolve(this.closeInfo);
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return new Promise((resolve) => (this.#closeInfo ? resolve(this.#closeInfo) : this.#waiters.push(resolve)));
   }
 
   /**
    * Closes the connection (Go `Close`). Every pending call rejects at once with
    * code `closed`; handlers still running see their signal abort. Idempotent.
    */
-  close(code: number = CloseCode.normal, reason = ""): void {
-    if (this.closeInfo) return;
-    this.finish({ code, reason, initiator: "local" });
-    this.closeDuplex(code, reason);
+  close(code: number = NORMAL, reason = ""): void {
+    if (!this.#closeInfo) {
+      this.#finish({ code, reason, initiator: "local" });
+      this.#closeDuplex(code, reason);
+    }
   }
 
-  private receive(data: Uint8Array | string): void {
-    if (this.closeInfo) return;
-    this.keepalive?.heardFrom();
+  /**
+   * Runs an outbound operation, turning a throw into a rejected promise. The
+   * promises it returns only ever reject with BimuxErrors already.
+   */
+  #guard<T>(what: string, route: number, data: Uint8Array, run: () => Promise<T>): Promise<T> {
+    try {
+      if (this.#closeInfo) throw this.#closedError(what);
+      checkRoute(route);
+      if (!(data instanceof Uint8Array)) throw new BimuxError("invalid_argument", "data must be a Uint8Array");
+      return run();
+    } catch (error) {
+      return Promise.reject(BimuxError.from(error, "closed"));
+    }
+  }
+
+  /** Writes `bytes`; resolves once they are handed to the transport. */
+  #written(bytes: Uint8Array): Promise<void> {
+    return this.#writes.write(bytes) ?? resolved;
+  }
+
+  #receive(data: Uint8Array | string): void {
+    if (this.#closeInfo) return;
+    this.#keepalive?.heard();
     if (typeof data === "string") {
-      this.fail(CloseCode.unsupportedData, new BimuxError("protocol", "received a text message; bimux speaks binary only"));
-      return;
+      return this.#fail(UNSUPPORTED_DATA, new BimuxError("protocol", "text message; bimux speaks binary"));
     }
-    if (data.length > this.maxMessageSize) {
-      this.fail(
-        CloseCode.messageTooBig,
-        new BimuxError("too_large", `received a ${data.length}-byte message; the limit is ${this.maxMessageSize}`),
-      );
-      return;
+    if (data.length > this.#maxSize) {
+      return this.#fail(MESSAGE_TOO_BIG, new BimuxError("too_large", `received ${data.length} bytes; the limit is ${this.#maxSize}`));
     }
-    const reader = this.rawReaders.shift();
-    if (reader) {
-      reader.resolve(data);
-      return;
-    }
+    const reader = this.#readers.shift();
+    if (reader) return reader.resolve(data);
     let frame: Frame;
     try {
       frame = decodeFrame(data);
     } catch (error) {
-      this.fail(CloseCode.protocolError, BimuxError.from(error, "protocol"));
-      return;
+      return this.#fail(PROTOCOL_ERROR, BimuxError.from(error, "protocol"));
     }
-    switch (frame.flag) {
-      case Flag.response:
-        // A reply whose number is not ours (a bigint, say) matches nothing and is dropped, as in Go.
-        if (typeof frame.number === "number") this.calls.resolve(frame.number, frame.data);
-        return;
-      case Flag.error:
-        if (typeof frame.number === "number") this.calls.fail(frame.number, remoteError(frame));
-        return;
-      case Flag.request:
-        this.dispatcher.request(frame);
-        return;
-      case Flag.oneway:
-        this.dispatcher.oneway(frame);
-        return;
-      case Flag.cancel:
-        this.dispatcher.cancel(frame.number);
-        return;
-      case Flag.ping:
-        this.write({ number: frame.number, flag: Flag.pong, route: 0, data: EMPTY });
-        return;
-      case Flag.pong:
-        return; // Its arrival was the sign of life.
-      default:
-        this.fail(CloseCode.protocolError, new BimuxError("protocol", `unknown flag ${frame.flag}`));
-    }
+    const { number, flag } = frame;
+    // A reply whose number is not ours (a bigint, say) matches nothing and is dropped, as in Go.
+    if (flag === RESPONSE) typeof number === "number" && this.#calls.resolve(number, frame.data);
+    else if (flag === ERROR) typeof number === "number" && this.#calls.fail(number, remoteError(frame));
+    else if (flag === REQUEST) this.#dispatcher.request(frame);
+    else if (flag === ONEWAY) this.#dispatcher.oneway(frame);
+    else if (flag === CANCEL) this.#dispatcher.cancel(number);
+    else if (flag === PING) this.#write(number, PONG);
+    // A pong's arrival was the sign of life; anything else is a flag nobody negotiated.
+    else if (flag !== PONG) this.#fail(PROTOCOL_ERROR, new BimuxError("protocol", `unknown flag ${flag}`));
   }
 
-  /** Writes a reply, unless the connection is gone: then nobody is waiting for it. */
-  private write(frame: Frame): void {
-    if (this.closeInfo) return;
-    const control = frame.flag >= Flag.cancel;
+  /** Writes a control frame: cancel, ping or pong. */
+  #write(number: Frame["number"], flag: number): void {
+    this.#send({ number, flag, route: 0, data: EMPTY });
+  }
+
+  /** Writes a reply or control frame, unless the connection is gone: then nobody is waiting for it. */
+  #send(frame: Frame): void {
+    if (this.#closeInfo) return;
     try {
-      this.writes.write(encodeFrame(frame), control)?.catch(() => {
-        // Only fails when the connection closes, which everyone waiting has been told of.
-      });
+      // A rejection only comes with the close, which everyone waiting is told of.
+      this.#writes.write(encodeFrame(frame), frame.flag >= CANCEL)?.catch(() => {});
     } catch (error) {
       const failure = BimuxError.from(error, "closed");
       // A peer that keeps asking but does not read its answers is the slow reader
       // backpressure guards against: close rather than buffer without bound.
-      if (failure.code === "overloaded") this.fail(CloseCode.policyViolation, failure);
-      else this.report(failure);
+      if (failure.code === "overloaded") this.#fail(POLICY_VIOLATION, failure);
+      else this.#report(failure);
     }
   }
 
   /** Encodes an outbound frame, refusing what the peer would refuse as too large. */
-  private encode(frame: Frame): Uint8Array {
+  #encode(frame: Frame): Uint8Array {
     const bytes = encodeFrame(frame);
-    if (bytes.length > this.maxMessageSize) {
-      throw new BimuxError("too_large", `message of ${bytes.length} bytes exceeds the limit of ${this.maxMessageSize}`);
-    }
+    if (bytes.length > this.#maxSize) throw new BimuxError("too_large", `${bytes.length} bytes exceed the limit of ${this.#maxSize}`);
     return bytes;
   }
 
   /** Asks the peer for a sign of life; false when there is no way to. */
-  private probe(): boolean {
-    if (this.extensions) {
-      this.write({ number: 0, flag: Flag.ping, route: 0, data: EMPTY });
-      return true;
-    }
-    if (this.duplex.ping) {
-      this.duplex.ping();
-      return true;
-    }
-    return false;
-  }
-
-  /** The peer stopped answering: give up on it now, rather than wait for TCP to notice. */
-  private lost(): void {
-    if (this.closeInfo) return;
-    const error = new BimuxError("unavailable", "the peer stopped answering keepalive probes");
-    this.finish({ code: CloseCode.abnormal, reason: error.rawMessage, initiator: "local", error });
-    if (this.duplex.terminate) this.duplex.terminate();
-    else this.closeDuplex(CloseCode.goingAway, error.rawMessage);
+  #probe(): boolean {
+    if (this.extensions) this.#write(0, PING);
+    else this.#duplex.ping?.();
+    return this.extensions || !!this.#duplex.ping;
   }
 
   /** The peer broke the protocol: close with `code`, and say why to everyone waiting. */
-  private fail(code: number, error: BimuxError): void {
-    if (this.closeInfo) return;
-    this.finish({ code, reason: error.rawMessage, initiator: "local", error });
-    this.closeDuplex(code, error.rawMessage);
+  #fail(code: number, error: BimuxError): void {
+    if (!this.#closeInfo) {
+      this.#finish({ code, reason: error.rawMessage, initiator: "local", error });
+      this.#closeDuplex(code, error.rawMessage);
+    }
   }
 
-  private closeDuplex(code: number, reason: string): void {
+  #closeDuplex(code: number, reason: string): void {
     try {
-      this.duplex.close(code, truncateReason(reason));
+      // RFC 6455 allows 123 bytes of reason; 40 characters fit in any encoding.
+      this.#duplex.close(code, new TextEncoder().encode(reason).length > 123 ? `${reason.slice(0, 40)}…` : reason);
     } catch (error) {
       // An invalid close code, say: the connection is over for us either way.
-      this.report(BimuxError.from(error, "internal"));
+      this.#report(BimuxError.from(error));
     }
   }
 
-  private finish(info: CloseInfo): void {
-    if (this.closeInfo) return;
-    this.closeInfo = info;
-    const cause = info.error;
-    const detail = info.reason ? `${info.code} ${info.reason}` : `${info.code}`;
-    this.closeError = new BimuxError("closed", `connection closed (${info.initiator}, ${detail})`, { cause });
-    this.keepalive?.stop();
-    this.writes.fail(this.closeError);
-    this.calls.failAll(this.closeError);
-    for (const reader of this.rawReaders.splice(0)) reader.reject(this.closeError);
-    this.dispatcher.abortAll(this.closeError);
-    for (const resolve of this.waiters.splice(0)) resolve(info);
+  #finish(info: CloseInfo): void {
+    if (this.#closeInfo) return;
+    this.#closeInfo = info;
+    const detail = info.reason ? `${info.code} ${info.reason}` : info.code;
+    const error = (this.#closeError = new BimuxError("closed", `connection closed (${info.initiator}, ${detail})`, {
+      cause: info.error,
+    }));
+    this.#keepalive?.stop();
+    this.#writes.fail(error);
+    this.#calls.failAll(error);
+    for (const reader of this.#readers.splice(0)) reader.reject(error);
+    this.#dispatcher.abortAll(error);
+    for (const resolve of this.#waiters.splice(0)) resolve(info);
     try {
-      this.options.onClose?.(this);
-    } catch (error) {
-      this.report(BimuxError.from(error, "internal"));
+      this.#options.onClose?.(this);
+    } catch (hookError) {
+      this.#report(BimuxError.from(hookError));
     }
   }
 
-  private closedError(operation: string): BimuxError {
-    return new BimuxError("closed", `${operation} on a closed connection`, { cause: this.closeError });
+  #closedError(operation: string): BimuxError {
+    return new BimuxError("closed", `${operation} on a closed connection`, { cause: this.#closeError });
   }
 
-  private report(error: BimuxError): void {
-    if (this.options.onError) this.options.onError(error, this);
+  #report(error: BimuxError): void {
+    if (this.#options.onError) this.#options.onError(error, this);
     else console.error(`bimux: ${error.message}`);
   }
 }
 
-const EMPTY: Uint8Array = new Uint8Array(0);
-
-/** What the transport reported on close, as the muxer tells it. */
-function closeInfoOf(code: number, reason: string, error: unknown): CloseInfo {
-  if (error === undefined) return { code, reason, initiator: "remote" };
-  const tooLarge = code === CloseCode.messageTooBig;
-  const wrapped = tooLarge
-    ? new BimuxError("too_large", reason || "a message exceeded the size limit", { cause: error })
-    : BimuxError.from(error, "unavailable");
-  return { code, reason, initiator: "local", error: wrapped };
+function register<H>(routes: Map<number, H>, route: number, handler: H): () => void {
+  checkRoute(route);
+  routes.set(route, handler);
+  return () => {
+    if (routes.get(route) === handler) routes.delete(route);
+  };
 }
 
 function remoteError(frame: Frame): BimuxError {
-  let code = "remote";
-  let message = "";
+  let { code, message } = { code: "remote", message: "unreadable error reply" };
   try {
     ({ code, message } = decodeErrorReply(frame.data));
   } catch {
-    message = "unreadable error reply";
+    // Keep the defaults: a reply we cannot read still means the call failed.
   }
-  return new BimuxError(isErrorCode(code) ? code : "remote", message || `call to route ${frame.route} failed`, {
-    remote: true,
-  });
+  return new BimuxError(isErrorCode(code) ? code : "remote", message || `call to route ${frame.route} failed`, { remote: true });
 }
 
 function checkRoute(route: number): void {
-  if (!(Number.isInteger(route) && route >= -2147483648 && route <= 2147483647)) {
-    throw new BimuxError("invalid_argument", `route must be an int32, got ${String(route)}`);
-  }
-}
-
-function checkData(data: Uint8Array): void {
-  if (!(data instanceof Uint8Array)) {
-    throw new BimuxError("invalid_argument", "data must be a Uint8Array");
-  }
+  if (!isInt32(route)) throw new BimuxError("invalid_argument", `route must be an int32, got ${route}`);
 }
 
 function checkTimeout(timeout: number): number {
   if (!(timeout > 0)) throw new BimuxError("invalid_argument", `timeout must be a positive number of ms, got ${timeout}`);
   // Timers cannot wait longer than 2^31 - 1 ms (about 24.8 days): beyond that means no limit.
   return timeout > 0x7fffffff ? Infinity : timeout;
-}
-
-/** RFC 6455 limits a close reason to 123 bytes of UTF-8. */
-function truncateReason(reason: string): string {
-  const encoder = new TextEncoder();
-  if (encoder.encode(reason).length <= 123) return reason;
-  let cut = reason.slice(0, 120);
-  while (encoder.encode(cut).length > 120) cut = cut.slice(0, -1);
-  return `${cut}…`;
 }

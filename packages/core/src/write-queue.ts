@@ -7,9 +7,6 @@ interface QueuedWrite {
   reject(error: BimuxError): void;
 }
 
-/** How often a blocked queue looks at the transport's buffer again. Browsers have no drain event. */
-const POLL_MS = 2;
-
 /**
  * Backpressure between the muxer and its transport. Writes go straight through
  * while the transport has at most `highWaterMark` bytes buffered; beyond that
@@ -18,19 +15,22 @@ const POLL_MS = 2;
  * `overloaded` instead of growing memory without bound.
  */
 export class WriteQueue {
-  private readonly waiting: QueuedWrite[] = [];
-  private waitingBytes = 0;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  #waiting: QueuedWrite[] = [];
+  #bytes = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #duplex: Duplex;
+  #highWaterMark: number;
+  #maxQueuedBytes: number;
 
-  constructor(
-    private readonly duplex: Duplex,
-    private readonly highWaterMark: number,
-    private readonly maxQueuedBytes: number,
-  ) {}
+  constructor(duplex: Duplex, highWaterMark: number, maxQueuedBytes: number) {
+    this.#duplex = duplex;
+    this.#highWaterMark = highWaterMark;
+    this.#maxQueuedBytes = maxQueuedBytes;
+  }
 
   /** Bytes waiting here, not yet handed to the transport. */
   get queuedBytes(): number {
-    return this.waitingBytes;
+    return this.#bytes;
   }
 
   /**
@@ -39,51 +39,44 @@ export class WriteQueue {
    * Throws `overloaded` when the queue is full, unless it is a `control` frame
    * (cancel, ping, pong): those are tiny and must not be lost behind waiting data.
    */
-  write(bytes: Uint8Array, control = false): Promise<void> | undefined {
-    if (this.waiting.length === 0 && this.duplex.bufferedAmount <= this.highWaterMark) {
-      this.duplex.send(bytes);
-      return undefined;
+  write(bytes: Uint8Array, control?: boolean): Promise<void> | undefined {
+    if (!this.#waiting.length && this.#duplex.bufferedAmount <= this.#highWaterMark) {
+      this.#duplex.send(bytes);
+      return;
     }
-    if (!control && this.waitingBytes + bytes.length > this.maxQueuedBytes) {
-      throw new BimuxError(
-        "overloaded",
-        `send queue full: ${this.waitingBytes} bytes wait behind ${this.duplex.bufferedAmount} buffered (limit ${this.maxQueuedBytes}); the peer is not reading fast enough`,
-      );
+    if (!control && this.#bytes + bytes.length > this.#maxQueuedBytes) {
+      throw new BimuxError("overloaded", `send queue full (${this.#bytes} bytes wait); the peer reads too slowly`);
     }
     return new Promise<void>((resolve, reject) => {
-      this.waiting.push({ bytes, resolve, reject });
-      this.waitingBytes += bytes.length;
-      this.schedule();
+      this.#waiting.push({ bytes, resolve, reject });
+      this.#bytes += bytes.length;
+      this.#schedule();
     });
   }
 
   /** Fails every waiting write: the connection is gone. */
   fail(error: BimuxError): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const waiting = this.waiting.splice(0);
-    this.waitingBytes = 0;
-    for (const write of waiting) write.reject(error);
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#bytes = 0;
+    for (const write of this.#waiting.splice(0)) write.reject(error);
   }
 
-  private schedule(): void {
-    this.timer ??= setTimeout(() => {
-      this.timer = undefined;
-      this.flush();
-    }, POLL_MS);
-  }
-
-  private flush(): void {
-    while (this.waiting.length > 0 && this.duplex.bufferedAmount <= this.highWaterMark) {
-      const write = this.waiting.shift()!;
-      this.waitingBytes -= write.bytes.length;
-      try {
-        this.duplex.send(write.bytes);
-        write.resolve();
-      } catch (error) {
-        write.reject(BimuxError.from(error, "closed"));
+  // Browsers have no drain event, so a blocked queue looks at the buffer again shortly.
+  #schedule(): void {
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      while (this.#waiting.length && this.#duplex.bufferedAmount <= this.#highWaterMark) {
+        const write = this.#waiting.shift()!;
+        this.#bytes -= write.bytes.length;
+        try {
+          this.#duplex.send(write.bytes);
+          write.resolve();
+        } catch (error) {
+          write.reject(BimuxError.from(error, "closed"));
+        }
       }
-    }
-    if (this.waiting.length > 0) this.schedule();
+      if (this.#waiting.length) this.#schedule();
+    }, 2);
   }
 }
