@@ -16,7 +16,7 @@ export function webSocketDuplex(ws: WebSocket): Duplex {
   let sink: DuplexSink | undefined;
   const early: Array<(sink: DuplexSink) => void> = [];
   const emit = (event: (sink: DuplexSink) => void) => (sink ? event(sink) : early.push(event));
-  ws.onmessage = ({ data }: MessageEvent<string | ArrayBuffer>) => {
+  ws.onmessage = ({ data }: { data: string | ArrayBuffer }) => {
     const message = typeof data === "string" ? data : new Uint8Array(data);
     emit((s) => s.message(message));
   };

@@ -8,8 +8,9 @@ import {
   type ReconnectOptions,
   type ReconnectingMuxerOptions,
 } from "@bimux/core";
+import type { IncomingMessage } from "node:http";
 import WebSocket from "ws";
-import { wsDuplex } from "./ws-duplex.js";
+import { EXTENSIONS_HEADER, wsDuplex } from "./ws-duplex.js";
 
 /** Options of {@link dial}: the hooks of the muxer, and how to connect. */
 export interface DialOptions extends MuxerOptions {
@@ -20,8 +21,9 @@ export interface DialOptions extends MuxerOptions {
   /** Aborting it gives up connecting. */
   signal?: AbortSignal;
   /**
-   * Offer the bimux-ts extensions (cancel, keepalive pings, request timeouts).
-   * Default true; a server that does not take them (the Go original) costs one extra handshake.
+   * Offer the bimux-ts extensions (cancel, keepalive pings, request timeouts), in
+   * an `x-bimux-extensions` header. Default true; a server that does not answer
+   * in kind (the Go original) gets the plain Go protocol, on the same handshake.
    */
   extensions?: boolean;
 }
@@ -59,22 +61,9 @@ export async function dial(url: string, options: DialOptions | ReconnectingDialO
   return client;
 }
 
-/**
- * Makes the function that opens one WebSocket to `url`. It offers the extensions
- * subprotocol; a server that answers with none (so `ws` refuses the handshake)
- * is dialled again without it, and not offered it again.
- */
+/** Makes the function that opens one WebSocket to `url`, for one dial or for every reconnect. */
 function opener(url: string, options: DialOptions): (signal?: AbortSignal) => Promise<Duplex> {
-  let offer = options.extensions ?? true;
-  return async (signal) => {
-    try {
-      return await openOnce(url, options, offer, signal);
-    } catch (error) {
-      if (!(offer && error instanceof BimuxError && /Server sent no subprotocol/.test(error.message))) throw error;
-      offer = false;
-      return openOnce(url, options, false, signal);
-    }
-  };
+  return (signal) => openOnce(url, options, options.extensions ?? true, signal);
 }
 
 function openOnce(url: string, options: DialOptions, offer: boolean, signal: AbortSignal | undefined): Promise<Duplex> {
@@ -86,8 +75,8 @@ function openOnce(url: string, options: DialOptions, offer: boolean, signal: Abo
     }
     let ws: WebSocket;
     try {
-      ws = new WebSocket(url, offer ? [EXTENSIONS_PROTOCOL] : [], {
-        headers,
+      ws = new WebSocket(url, {
+        headers: offer ? { ...headers, [EXTENSIONS_HEADER]: EXTENSIONS_PROTOCOL } : headers,
         handshakeTimeout,
         maxPayload: maxMessageSize,
         perMessageDeflate: false,
@@ -108,17 +97,23 @@ function openOnce(url: string, options: DialOptions, offer: boolean, signal: Abo
       fail(new BimuxError("unavailable", `cannot connect to ${url}: ${error.message}`, { cause: error }));
     };
     const onClose = (code: number): void => fail(new BimuxError("unavailable", `connection to ${url} closed while opening (${code})`));
+    let accepted = "";
+    const onUpgrade = (response: IncomingMessage): void => {
+      if (offer && response.headers[EXTENSIONS_HEADER] === EXTENSIONS_PROTOCOL) accepted = EXTENSIONS_PROTOCOL;
+    };
     const onOpen = (): void => {
       cleanup();
-      resolve(wsDuplex(ws));
+      resolve(wsDuplex(ws, accepted));
     };
     const cleanup = (): void => {
+      ws.off("upgrade", onUpgrade);
       ws.off("open", onOpen);
       // The duplex made on open listens for errors from then on.
       ws.off("error", onError);
       ws.off("close", onClose);
       signal?.removeEventListener("abort", onAbort);
     };
+    ws.on("upgrade", onUpgrade);
     ws.on("open", onOpen);
     ws.on("error", onError);
     ws.on("close", onClose);

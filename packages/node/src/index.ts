@@ -4,5 +4,5 @@ export { dial } from "./dial.js";
 export type { DialOptions, ReconnectingDialOptions } from "./dial.js";
 export { PeerRegistry } from "./peers.js";
 export { ConnectionQueue } from "./connection-queue.js";
-export { wsDuplex } from "./ws-duplex.js";
+export { EXTENSIONS_HEADER, wsDuplex } from "./ws-duplex.js";
 export * from "@bimux/core";

@@ -6,7 +6,7 @@ import { BimuxError, CloseCode, EXTENSIONS_PROTOCOL, Muxer, type MuxerOptions } 
 import WebSocket, { WebSocketServer } from "ws";
 import { ConnectionQueue } from "./connection-queue.js";
 import { PeerRegistry } from "./peers.js";
-import { wsDuplex } from "./ws-duplex.js";
+import { EXTENSIONS_HEADER, wsDuplex } from "./ws-duplex.js";
 
 /**
  * Decides whether an upgrade request may connect, before any WebSocket exists.
@@ -98,7 +98,12 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
     noServer: true,
     maxPayload: muxerOptions.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
     perMessageDeflate: false,
+    // Browsers offer the extensions as a subprotocol, Node clients in a header.
     handleProtocols: (offered) => (extensions && offered.has(EXTENSIONS_PROTOCOL) ? EXTENSIONS_PROTOCOL : false),
+  });
+  const wantsExtensions = (request: IncomingMessage) => extensions && request.headers[EXTENSIONS_HEADER] === EXTENSIONS_PROTOCOL;
+  wss.on("headers", (headers, request) => {
+    if (wantsExtensions(request)) headers.push(`${EXTENSIONS_HEADER}: ${EXTENSIONS_PROTOCOL}`);
   });
   const peers = new PeerRegistry();
   const connections = new ConnectionQueue();
@@ -155,7 +160,7 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
   const accept = (ws: WebSocket, request: IncomingMessage, id: string | undefined): void => {
     sockets.add(ws);
     ws.once("close", () => sockets.delete(ws));
-    const muxer = new Muxer(wsDuplex(ws), {
+    const muxer = new Muxer(wsDuplex(ws, wantsExtensions(request) ? EXTENSIONS_PROTOCOL : ws.protocol), {
       ...muxerOptions,
       id: id ?? `peer-${++nextPeer}`,
       onIdChange: (m, previous) => {

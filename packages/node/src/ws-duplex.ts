@@ -3,15 +3,27 @@ import type { Duplex, DuplexSink } from "@bimux/core";
 import type WebSocket from "ws";
 
 /**
+ * The HTTP header a Node client offers the bimux extensions with, and a bimux-ts
+ * server accepts them with. Node's `ws` refuses a handshake in which the server
+ * picks no subprotocol it was offered, so a subprotocol offer would cost a failed
+ * handshake against every Go server; an unknown header costs nothing. (Browsers
+ * cannot set headers, and use the subprotocol, which they may be refused.)
+ */
+export const EXTENSIONS_HEADER = "x-bimux-extensions";
+
+/**
  * Adapts an open `ws` WebSocket to the core {@link Duplex}: binary messages in
  * and out, close codes as they are, `bufferedAmount` as the backpressure signal,
  * WebSocket ping/pong for keepalive with peers that have no ping message (Go).
+ *
+ * `protocol` is what the handshake agreed on: the subprotocol by default, or what
+ * the bimux extensions header said (see {@link EXTENSIONS_HEADER}).
  *
  * It listens from the moment it is made and holds what arrives until `open`:
  * a server may call the instant the handshake is done, and `ws` can emit that
  * first message before a promise continuation gets to attach a muxer.
  */
-export function wsDuplex(socket: WebSocket): Duplex {
+export function wsDuplex(socket: WebSocket, protocol: string = socket.protocol): Duplex {
   let sink: DuplexSink | undefined;
   let early: Array<(sink: DuplexSink) => void> | undefined = [];
   let failure: Error | undefined;
@@ -65,8 +77,6 @@ export function wsDuplex(socket: WebSocket): Duplex {
     get bufferedAmount() {
       return socket.bufferedAmount;
     },
-    get protocol() {
-      return socket.protocol;
-    },
+    protocol,
   };
 }

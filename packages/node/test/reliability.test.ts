@@ -66,7 +66,7 @@ describe("extension negotiation over WebSocket", () => {
     client.close();
   });
 
-  it("falls back to the plain Go protocol against a server that takes no subprotocol", async () => {
+  it("speaks the plain Go protocol, on one handshake, with a server that takes no extensions", async () => {
     const { server, url } = await start({ extensions: false, onRpc: () => bytes("plain") });
     const client = await dial(url);
     const peer = await nextPeer(server);
