@@ -1,4 +1,4 @@
-import { CloseCode, EXTENSIONS_PROTOCOL, Muxer, type MuxerOptions } from "@bimux/core";
+import { CloseCode, EXTENSIONS_PROTOCOL, Muxer, type Duplex, type MuxerOptions } from "@bimux/core";
 import { openWebSocket } from "./open.js";
 
 /** Options of {@link dial}: the hooks of the muxer, and how to connect. */
@@ -24,9 +24,8 @@ export interface DialOptions extends MuxerOptions {
  * be made, `aborted` when `signal` fires first.
  */
 export async function dial(url: string, options: DialOptions = {}): Promise<Muxer> {
-  const { protocols = [], signal, handshakeTimeout, extensions = true, ...muxerOptions } = options;
-  const offer = extensions && !protocols.includes(EXTENSIONS_PROTOCOL) ? [...protocols, EXTENSIONS_PROTOCOL] : protocols;
-  const duplex = await openWebSocket(url, { protocols: offer, signal, timeout: handshakeTimeout });
+  const { signal, ...muxerOptions } = options;
+  const duplex = await opener(url, options)(signal);
   try {
     return new Muxer(duplex, muxerOptions);
   } catch (error) {
@@ -34,4 +33,11 @@ export async function dial(url: string, options: DialOptions = {}): Promise<Muxe
     duplex.close(CloseCode.normal, "");
     throw error;
   }
+}
+
+/** The function that opens one WebSocket to `url` as `options` say, for a dial or every redial. */
+export function opener(url: string, options: DialOptions): (signal?: AbortSignal) => Promise<Duplex> {
+  const { protocols = [], handshakeTimeout, extensions = true } = options;
+  const offer = extensions && !protocols.includes(EXTENSIONS_PROTOCOL) ? [...protocols, EXTENSIONS_PROTOCOL] : protocols;
+  return (signal) => openWebSocket(url, { protocols: offer, signal, timeout: handshakeTimeout });
 }

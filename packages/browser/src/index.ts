@@ -1,4 +1,6 @@
 export { dial } from "./dial.js";
+export { dialReconnecting } from "./reconnect.js";
+export type { ReconnectingDialOptions } from "./reconnect.js";
 export type { DialOptions } from "./dial.js";
 export { openWebSocket } from "./open.js";
 export type { OpenWebSocketOptions } from "./open.js";

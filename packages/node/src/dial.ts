@@ -120,3 +120,14 @@ function openOnce(url: string, options: DialOptions, offer: boolean, signal: Abo
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/**
+ * {@link dial} with `reconnect` on (the default policy unless `reconnect` says
+ * otherwise): the same call as in `@bimux/browser`.
+ */
+export function dialReconnecting(
+  url: string,
+  options: Omit<ReconnectingDialOptions, "reconnect"> & { reconnect?: true | ReconnectOptions } = {},
+): Promise<ReconnectingMuxer> {
+  return dial(url, { ...options, reconnect: options.reconnect ?? true });
+}
