@@ -32,7 +32,12 @@ export type AuthResult = boolean | { id?: string } | { status: 401 | 403; messag
 export type OriginPolicy = "same-origin" | "*" | readonly string[] | ((origin: string, request: IncomingMessage) => boolean);
 
 /** Options of {@link serve}: where to listen, and the hooks each connection's muxer gets. */
-export interface ServeOptions extends Omit<MuxerOptions, "id"> {
+export interface ServeOptions extends Omit<MuxerOptions, "id" | "onError"> {
+  /**
+   * Called when something fails that no caller is waiting on: a one-way handler
+   * threw (with its muxer), or the authentication hook threw (without). Default: `console.error`.
+   */
+  onError?: (error: BimuxError, muxer: Muxer | undefined) => void;
   /** Port to listen on; 0 picks a free one. Ignored when `server` is given. */
   port?: number;
   /** Address to listen on. Default: Node's (every interface). Use "127.0.0.1" for local only. */
@@ -85,7 +90,7 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
     ...muxerOptions
   } = options;
   const report = (error: BimuxError, muxer?: Muxer): void => {
-    if (muxerOptions.onError && muxer) muxerOptions.onError(error, muxer);
+    if (muxerOptions.onError) muxerOptions.onError(error, muxer);
     else console.error(`bimux: ${error.message}`);
   };
   const http =

@@ -191,6 +191,10 @@ describe("security at the upgrade", () => {
     });
     expect(await upgradeStatus(url)).toBe(500);
     expect(await upgradeStatus(url)).toBe(500);
+    expect(errors.map((e) => [e.code, e.rawMessage])).toEqual([
+      ["internal", "authenticate failed: db down"],
+      ["internal", "authenticate failed: db down"],
+    ]);
   });
 
   it("refuses cross-origin browser upgrades by default, and allows listed origins", async () => {
