@@ -11,9 +11,7 @@ import {
   type MuxerOptions,
 } from "../src/index.js";
 import { createDuplexPair } from "../src/testing.js";
-
-const bytes = (s: string) => new TextEncoder().encode(s);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { bytes, rejection, sleep } from "../../../test-support/helpers.js";
 
 function pair(a: MuxerOptions = {}, b: MuxerOptions = {}, protocol = EXTENSIONS_PROTOCOL) {
   const [da, db] = createDuplexPair({ protocol });
@@ -25,16 +23,6 @@ function rawPeer(options: MuxerOptions = {}, protocol = EXTENSIONS_PROTOCOL) {
   const received: Uint8Array[] = [];
   far.open({ message: (d) => void received.push(d as Uint8Array), closed: () => {} });
   return { muxer: new Muxer(near, options), far, received };
-}
-
-async function rejection(p: Promise<unknown>): Promise<BimuxError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(BimuxError);
-    return error as BimuxError;
-  }
-  throw new Error("expected a rejection");
 }
 
 /** A handler that waits for its signal and reports why it aborted. */

@@ -1,9 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { BimuxError, Flag, Muxer, decodeFrame, encodeFrame, type MuxerOptions } from "../src/index.js";
 import { createDuplexPair, type MemoryDuplex } from "../src/testing.js";
-
-const bytes = (s: string) => new TextEncoder().encode(s);
-const text = (b: Uint8Array) => new TextDecoder().decode(b);
+import { bytes, rejection, text } from "../../../test-support/helpers.js";
 
 function pair(a: MuxerOptions = {}, b: MuxerOptions = {}) {
   const [da, db] = createDuplexPair();
@@ -20,16 +18,6 @@ function rawPeer(options: MuxerOptions = {}) {
 }
 
 const flush = () => new Promise((r) => setTimeout(r, 0));
-
-async function rejection(p: Promise<unknown>): Promise<BimuxError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(BimuxError);
-    return error as BimuxError;
-  }
-  throw new Error("expected a rejection");
-}
 
 describe("Muxer calls", () => {
   it("lets either side call the other over one connection", async () => {

@@ -1,28 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { BimuxError, Muxer, ReconnectingMuxer, type ConnectionState, type ReconnectingMuxerOptions } from "../src/index.js";
 import { createDuplexPair, type MemoryDuplex } from "../src/testing.js";
-
-const bytes = (s: string) => new TextEncoder().encode(s);
-const text = (b: Uint8Array) => new TextDecoder().decode(b);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(condition: () => boolean, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await sleep(2);
-  }
-}
-
-async function rejection(p: Promise<unknown>): Promise<BimuxError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(BimuxError);
-    return error as BimuxError;
-  }
-  throw new Error("expected a rejection");
-}
+import { bytes, rejection, sleep, text, until } from "../../../test-support/helpers.js";
 
 /** A pretend server: each connect makes a fresh in-memory connection, unless it is down. */
 function fakeServer() {

@@ -11,6 +11,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BimuxError, dial, serve, type BimuxServer, type Muxer } from "../src/index.js";
+import { bytes, rejection, sleep, text, until } from "../../../test-support/helpers.js";
 
 const repo = fileURLToPath(new URL("../../..", import.meta.url));
 const GOPATH = process.env.BIMUX_GOPATH ?? "/usr/share/gocode";
@@ -19,11 +20,8 @@ const INSTALL =
   "(scripts/env.sh does this when run as root; or set BIMUX_GOPATH to a GOPATH holding " +
   "github.com/gorilla/websocket and github.com/golang/protobuf 1.3.x)";
 
-const bytes = (s: string) => new TextEncoder().encode(s);
-const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const reversed = (b: Uint8Array) => Uint8Array.from(b).reverse();
 const concat = (a: Uint8Array, b: Uint8Array) => {
   const joined = new Uint8Array(a.length + b.length);
@@ -190,24 +188,6 @@ async function tsClient(url: string, options: Parameters<typeof dial>[1] = {}): 
   const client = await dial(url, options);
   muxers.push(client);
   return client;
-}
-
-async function rejection(p: Promise<unknown>): Promise<BimuxError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(BimuxError);
-    return error as BimuxError;
-  }
-  throw new Error("expected a rejection");
-}
-
-async function until(condition: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await sleep(10);
-  }
 }
 
 const helloHandler = { 10: (_route: number, data: Uint8Array) => bytes(`ts:${text(data)}`) };

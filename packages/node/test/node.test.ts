@@ -3,9 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
 import { BimuxError, Flag, decodeFrame, dial, encodeFrame, serve, type BimuxServer, type Muxer } from "../src/index.js";
-
-const bytes = (s: string) => new TextEncoder().encode(s);
-const text = (b: Uint8Array) => new TextDecoder().decode(b);
+import { bytes, rejection, text } from "../../../test-support/helpers.js";
 
 const servers: BimuxServer[] = [];
 afterEach(async () => {
@@ -21,16 +19,6 @@ async function start(options: Parameters<typeof serve>[0] = {}) {
 async function firstConnection(server: BimuxServer): Promise<Muxer> {
   for await (const muxer of server.connections) return muxer;
   throw new Error("server closed");
-}
-
-async function rejection(p: Promise<unknown>): Promise<BimuxError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(BimuxError);
-    return error as BimuxError;
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("serve and dial over real WebSockets", () => {

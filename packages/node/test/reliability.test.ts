@@ -2,10 +2,7 @@ import type { IncomingMessage } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { BimuxError, dial, serve, type BimuxServer, type CallContext, type ConnectionState, type Muxer } from "../src/index.js";
-
-const bytes = (s: string) => new TextEncoder().encode(s);
-const text = (b: Uint8Array) => new TextDecoder().decode(b);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { bytes, rejection, sleep, text, until } from "../../../test-support/helpers.js";
 
 const servers: BimuxServer[] = [];
 afterEach(async () => {
@@ -21,24 +18,6 @@ async function start(options: Parameters<typeof serve>[0] = {}) {
 async function nextPeer(server: BimuxServer): Promise<Muxer> {
   for await (const muxer of server.connections) return muxer;
   throw new Error("server closed");
-}
-
-async function until(condition: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await sleep(5);
-  }
-}
-
-async function rejection(p: Promise<unknown>): Promise<BimuxError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(BimuxError);
-    return error as BimuxError;
-  }
-  throw new Error("expected a rejection");
 }
 
 /** Opens a raw WebSocket and reports the HTTP status of a refused upgrade. */

@@ -1,0 +1,32 @@
+// Small helpers the test suites of every package share.
+import { expect } from "vitest";
+import { BimuxError } from "../packages/core/src/errors.js";
+
+/** UTF-8 bytes of `s`. */
+export const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/** `b` decoded as UTF-8. */
+export const text = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves once `condition` holds, checking every few ms; fails the test after `ms`. */
+export async function until(condition: () => boolean | Promise<boolean>, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await sleep(2);
+  }
+}
+
+/** The BimuxError `p` rejects with; fails the test if it resolves or rejects with anything else. */
+export async function rejection(p: Promise<unknown>): Promise<BimuxError> {
+  try {
+    await p;
+  } catch (error) {
+    expect(error).toBeInstanceOf(BimuxError);
+    return error as BimuxError;
+  }
+  throw new Error("expected a rejection");
+}
