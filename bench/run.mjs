@@ -14,7 +14,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import autocannon from "autocannon";
-import { peerNames } from "./lib/peers.mjs";
+import { peers, peerNames } from "./lib/peers.mjs";
 import { percentiles } from "./lib/load.mjs";
 import { topSelf } from "./lib/profile.mjs";
 
@@ -47,13 +47,17 @@ const opts = {
   pin: !flag("no-pin") && os.availableParallelism() >= 2 && hasTaskset(),
   profileMs: quick ? 1000 : 3000,
 };
-for (const p of [...opts.peers, ...opts.memoryPeers]) if (!peerNames.includes(p)) throw new Error(`unknown peer ${p}`);
+for (const p of [...opts.peers, ...opts.memoryPeers]) if (!(p in peers)) throw new Error(`unknown peer ${p}`);
 
 const SCENARIOS = [];
 for (const dir of ["s2c", "c2s"])
   for (const size of [10, 65536])
     for (const inflight of [1, 100]) SCENARIOS.push({ key: `${dir} ${inflight}×${size === 10 ? "10B" : "64KiB"}`, dir, size, inflight });
 const HTTP_KEY = "http-front 100 conns";
+// --only REGEX keeps the scenarios whose name matches (e.g. --only '100×10B|http').
+const only = new RegExp(option("only", "."));
+const scenarios = SCENARIOS.filter((s) => only.test(s.key));
+const runHttp = only.test(HTTP_KEY);
 
 function hasTaskset() {
   try {
@@ -147,13 +151,17 @@ async function startPair(peer, execArgv = []) {
 // ------------------------------------------------------------------ measuring
 async function measureRpc(pair, scenario, durationMs) {
   const caller = scenario.dir === "s2c" ? pair.server : pair.client;
+  // CPU time of both processes: less sensitive to other load on the machine than calls/s.
+  const cpu = async () => (await Promise.all([pair.server.request("cpu"), pair.client.request("cpu")])).reduce((n, r) => n + r.us, 0);
+  const cpuBefore = await cpu();
   const { calls, errors, lastError, elapsedMs, histogram } = await caller.request("load", {
     inflight: scenario.inflight,
     size: scenario.size,
     durationMs,
   });
+  const cpuUs = (await cpu()) - cpuBefore;
   if (errors) console.error(`  ${pair.peer} ${scenario.key}: ${errors} errors (${lastError})`);
-  return { calls, errors, elapsedMs, histogram };
+  return { calls, errors, elapsedMs, histogram, cpuUs };
 }
 
 async function measureHttp(pair, seconds) {
@@ -188,8 +196,10 @@ function summarize(rounds, http = false) {
   } else {
     [p50, p99] = percentiles(rounds.map((r) => r.histogram), [50, 99]);
   }
+  const cpuUs = rounds.reduce((n, r) => n + (r.cpuUs ?? NaN), 0);
   return {
     callsPerSec: (calls * 1000) / elapsed,
+    cpuUsPerCall: cpuUs / calls,
     roundRates: rates.map(Math.round),
     p50Ms: p50,
     p99Ms: p99,
@@ -270,15 +280,20 @@ const ratio = (a, b) => (b > 0 ? `${(a / b).toFixed(2)}×` : "–");
 
 // Other work on the machine skews every figure; the load average says whether there was any.
 const loadAtStart = os.loadavg()[0];
-function machine() {
-  const cpu = (readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*)/) ?? [])[1] ?? os.cpus()[0]?.model;
-  let git = "";
+// Read at start: the tree may move on while the bench runs (others commit).
+const gitState = (() => {
   try {
     const head = execSync("git rev-parse --short HEAD", { cwd: here }).toString().trim();
     const dirty = execSync("git status --porcelain -- ../packages/core/src ../packages/node/src", { cwd: here }).toString().trim();
-    git = dirty ? `${head} + uncommitted changes in packages/*/src` : head;
-  } catch {}
-  return { nproc: os.availableParallelism(), cpu, node: process.version, os: `${os.type()} ${os.release()}`, git, loadAtStart, loadAtEnd: os.loadavg()[0] };
+    const built = process.env.BENCH_NO_BUILD ? " (--no-build: dist/ as last built)" : "";
+    return `${dirty ? `${head} + uncommitted changes in packages/*/src` : head}${built}`;
+  } catch {
+    return "";
+  }
+})();
+function machine() {
+  const cpu = (readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*)/) ?? [])[1] ?? os.cpus()[0]?.model;
+  return { nproc: os.availableParallelism(), cpu, node: process.version, os: `${os.type()} ${os.release()}`, git: gitState, loadAtStart, loadAtEnd: os.loadavg()[0] };
 }
 
 function evaluateTargets(results, memory) {
@@ -336,14 +351,16 @@ function markdown(report) {
   lines.push("");
   lines.push("spread: (slowest − fastest round) / mean, of calls/s: how noisy the figure is.");
   lines.push("");
-  lines.push("| scenario | peer | calls/s | vs ws | spread | p50 ms | vs ws | p99 ms | vs ws | errors |");
-  lines.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  lines.push("CPU µs/call: user + system CPU time of the server and client processes together, per call (http-front: not measured).");
+  lines.push("");
+  lines.push("| scenario | peer | calls/s | vs ws | spread | p50 ms | vs ws | p99 ms | vs ws | CPU µs/call | vs ws | errors |");
+  lines.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const [key, byPeer] of Object.entries(results)) {
     const ws = byPeer.ws;
     for (const [peer, r] of Object.entries(byPeer)) {
       const mbs = key.includes("64KiB") ? ` (${((r.callsPerSec * 65536) / 1048576).toFixed(0)} MiB/s)` : "";
       lines.push(
-        `| ${key} | ${peer} | ${fmtRate(r.callsPerSec)}${mbs} | ${ws ? ratio(r.callsPerSec, ws.callsPerSec) : "–"} | ${spread(r.roundRates)} | ${fmtMs(r.p50Ms)} | ${ws ? ratio(r.p50Ms, ws.p50Ms) : "–"} | ${fmtMs(r.p99Ms)} | ${ws ? ratio(r.p99Ms, ws.p99Ms) : "–"} | ${r.errors} |`,
+        `| ${key} | ${peer} | ${fmtRate(r.callsPerSec)}${mbs} | ${ws ? ratio(r.callsPerSec, ws.callsPerSec) : "–"} | ${spread(r.roundRates)} | ${fmtMs(r.p50Ms)} | ${ws ? ratio(r.p50Ms, ws.p50Ms) : "–"} | ${fmtMs(r.p99Ms)} | ${ws ? ratio(r.p99Ms, ws.p99Ms) : "–"} | ${Number.isNaN(r.cpuUsPerCall) ? "–" : r.cpuUsPerCall.toFixed(1)} | ${ws && !Number.isNaN(r.cpuUsPerCall) ? ratio(r.cpuUsPerCall, ws.cpuUsPerCall) : "–"} | ${r.errors} |`,
       );
     }
   }
@@ -395,11 +412,11 @@ async function main() {
     }
     // Warm-up: every code path of every peer once, so the JIT has seen them.
     for (const pair of pairs) {
-      for (const scenario of SCENARIOS) await measureRpc(pair, scenario, opts.warmupMs);
-      await measureHttp(pair, 1);
+      for (const scenario of scenarios) await measureRpc(pair, scenario, opts.warmupMs);
+      if (runHttp) await measureHttp(pair, 1);
     }
     const raw = {};
-    for (const scenario of SCENARIOS) {
+    for (const scenario of scenarios) {
       raw[scenario.key] = {};
       for (let round = 0; round < opts.rounds; round++)
         for (const pair of pairs) (raw[scenario.key][pair.peer] ??= []).push(await measureRpc(pair, scenario, opts.durationMs));
@@ -408,12 +425,12 @@ async function main() {
     }
     // http-front has three busy processes (autocannon, server, client) on what may be two
     // CPUs: let the scheduler place them, as pinning two of them starves the third.
-    if (opts.pin) for (const pair of pairs) for (const side of [pair.server, pair.client]) pin(side.child, `0-${os.availableParallelism() - 1}`);
-    raw[HTTP_KEY] = {};
-    for (let round = 0; round < opts.rounds; round++)
+    if (runHttp && opts.pin) for (const pair of pairs) for (const side of [pair.server, pair.client]) pin(side.child, `0-${os.availableParallelism() - 1}`);
+    if (runHttp) raw[HTTP_KEY] = {};
+    for (let round = 0; runHttp && round < opts.rounds; round++)
       for (const pair of pairs) (raw[HTTP_KEY][pair.peer] ??= []).push(await measureHttp(pair, opts.httpSeconds));
-    results[HTTP_KEY] = Object.fromEntries(Object.entries(raw[HTTP_KEY]).map(([p, rs]) => [p, summarize(rs, true)]));
-    console.error(`  ${HTTP_KEY}: ${Object.entries(results[HTTP_KEY]).map(([p, r]) => `${p} ${fmtRate(r.callsPerSec)}/s`).join(", ")}`);
+    if (runHttp) results[HTTP_KEY] = Object.fromEntries(Object.entries(raw[HTTP_KEY]).map(([p, rs]) => [p, summarize(rs, true)]));
+    if (runHttp) console.error(`  ${HTTP_KEY}: ${Object.entries(results[HTTP_KEY]).map(([p, r]) => `${p} ${fmtRate(r.callsPerSec)}/s`).join(", ")}`);
   } finally {
     await Promise.all(pairs.map((p) => p.stop()));
   }

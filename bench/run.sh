@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 args=()
 build=1
 for a in "$@"; do
-  if [ "$a" = "--no-build" ]; then build=0; else args+=("$a"); fi
+  if [ "$a" = "--no-build" ]; then build=0; export BENCH_NO_BUILD=1; else args+=("$a"); fi
 done
 if [ "$build" = 1 ]; then pnpm --dir .. run build >&2; fi
 # 10,000 connections need 10,000 descriptors in the server and in the client process.

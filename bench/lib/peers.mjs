@@ -16,7 +16,10 @@ import WebSocket, { WebSocketServer } from "ws";
 import { Server as IoServer } from "socket.io";
 import { io as ioClient } from "socket.io-client";
 import { createBirpc } from "birpc";
-import { serve as bimuxServe, dial as bimuxDial } from "@bimux/node";
+// BENCH_BIMUX_NODE=/path/to/dist/index.js benches another build of @bimux/node
+// (a prototype in a scratch copy) as "bimux"; BENCH_VARIANTS="name=/path/index.js,…"
+// adds builds as extra peers (not run unless named in --peers), for before/after figures.
+const bimuxNode = await import(process.env.BENCH_BIMUX_NODE ?? "@bimux/node");
 
 const HOST = "127.0.0.1";
 const TIMEOUT = 10_000;
@@ -226,30 +229,34 @@ const birpc = {
 const ROUTE_ECHO = 1;
 const ROUTE_HELLO = 2;
 const RPC_OPTIONS = { timeout: TIMEOUT };
+// A variant named "…#notimeout" calls without a timeout (no timer per call): the most
+// any cheaper timeout bookkeeping could save.
+const NO_TIMEOUT = { timeout: Infinity };
 const bimuxHandlers = { [ROUTE_ECHO]: (_route, data) => data, [ROUTE_HELLO]: () => HELLO };
 
-function bimuxRemote(muxer) {
+function bimuxRemote(muxer, options = RPC_OPTIONS) {
   return {
-    call: (body) => muxer.rpc(ROUTE_ECHO, body, RPC_OPTIONS),
-    hello: () => muxer.rpc(ROUTE_HELLO, EMPTY, RPC_OPTIONS),
+    call: (body) => muxer.rpc(ROUTE_ECHO, body, options),
+    hello: () => muxer.rpc(ROUTE_HELLO, EMPTY, options),
   };
 }
 
-const bimux = {
+const makeBimux = ({ serve: bimuxServe, dial: bimuxDial }, options = RPC_OPTIONS) => ({
   async serve() {
     const server = await bimuxServe({ host: HOST, port: 0, path: "/mux", handlers: bimuxHandlers, onError: () => {} });
     const first = firstOf();
     // Take every connection off the queue, as an application would; keep only the first.
     (async () => {
-      for await (const muxer of server.connections) first.offer(() => bimuxRemote(muxer));
+      for await (const muxer of server.connections) first.offer(() => bimuxRemote(muxer, options));
     })();
     return { port: server.port, first: () => first.promise, count: () => server.peers.size, close: () => server.close() };
   },
   async connect(port) {
     const muxer = await bimuxDial(`ws://${HOST}:${port}/mux`, { handlers: bimuxHandlers, onError: () => {} });
-    return { remote: bimuxRemote(muxer), close: () => muxer.close() };
+    return { remote: bimuxRemote(muxer, options), close: () => muxer.close() };
   },
-};
+});
+const bimux = makeBimux(bimuxNode);
 
 function closeHttp(http, cut) {
   return new Promise((resolve) => {
@@ -261,3 +268,8 @@ function closeHttp(http, cut) {
 
 export const peers = { ws, socketio, birpc, bimux };
 export const peerNames = Object.keys(peers);
+for (const spec of (process.env.BENCH_VARIANTS ?? "").split(",").filter(Boolean)) {
+  const [name, target] = spec.split("=");
+  const [path, flag] = target.split("#");
+  peers[name] = makeBimux(await import(path), flag === "notimeout" ? NO_TIMEOUT : RPC_OPTIONS);
+}

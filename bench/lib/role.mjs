@@ -77,6 +77,10 @@ const commands = {
     const usage = process.memoryUsage();
     return { ...usage, connections: server ? server.count() : idle.length, gc: typeof globalThis.gc === "function" };
   },
+  async cpu() {
+    const { user, system } = process.cpuUsage();
+    return { us: user + system };
+  },
   async snapshot({ file }) {
     for (let i = 0; i < 4; i++) {
       globalThis.gc?.();
