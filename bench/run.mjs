@@ -33,9 +33,9 @@ const quick = flag("quick");
 const opts = {
   quick,
   rounds: Number(option("rounds", quick ? 1 : 3)),
-  durationMs: Number(option("duration", quick ? 500 : 1500)),
+  durationMs: Number(option("duration", quick ? 400 : 1500)),
   httpSeconds: Number(option("http-duration", quick ? 1 : 2)),
-  warmupMs: quick ? 200 : 400,
+  warmupMs: quick ? 100 : 400,
   peers: option("peers", peerNames.join(",")).split(","),
   memory: !flag("skip-memory"),
   memoryPeers: option("memory-peers", "ws,socketio,birpc,bimux").split(","),
