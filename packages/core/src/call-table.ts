@@ -15,18 +15,19 @@ interface PendingCall {
  * timer and abort listener with it, so nothing is left behind.
  */
 export class CallTable {
-  #calls = new Map<number, PendingCall>();
+  // Made on the first call: an idle connection should cost as little as possible.
+  #calls: Map<number, PendingCall> | undefined;
   #last = 0;
-  #abandoned: (number: number) => void;
+  #owner: { abandoned(number: number): void };
 
-  /** @param abandoned told of each call the caller gave up on (timeout or abort), to tell the peer. */
-  constructor(abandoned: (number: number) => void) {
-    this.#abandoned = abandoned;
+  /** @param owner told of each call the caller gave up on (timeout or abort), to tell the peer. */
+  constructor(owner: { abandoned(number: number): void }) {
+    this.#owner = owner;
   }
 
   /** How many calls are waiting for a reply. */
   get size(): number {
-    return this.#calls.size;
+    return this.#calls?.size ?? 0;
   }
 
   /**
@@ -47,7 +48,7 @@ export class CallTable {
       const call: PendingCall = { resolve, reject, signal };
       const giveUp = (code: "timeout" | "aborted", what: string, cause?: unknown) => {
         if (this.fail(number, new BimuxError(code, `rpc #${number} to route ${route} ${what}`, { cause }))) {
-          this.#abandoned(number);
+          this.#owner.abandoned(number);
         }
       };
       if (timeout !== Infinity) call.timer = setTimeout(() => giveUp("timeout", `timed out after ${timeout} ms`), timeout);
@@ -55,7 +56,7 @@ export class CallTable {
         call.onAbort = () => giveUp("aborted", "was aborted", signal.reason);
         signal.addEventListener("abort", call.onAbort, { once: true });
       }
-      this.#calls.set(number, call);
+      (this.#calls ??= new Map()).set(number, call);
     });
   }
 
@@ -75,13 +76,13 @@ export class CallTable {
 
   /** Rejects every waiting call with `error`, at once. */
   failAll(error: BimuxError): void {
-    for (const number of [...this.#calls.keys()]) this.fail(number, error);
+    for (const number of [...(this.#calls?.keys() ?? [])]) this.fail(number, error);
   }
 
   #take(number: number): PendingCall | undefined {
-    const call = this.#calls.get(number);
+    const call = this.#calls?.get(number);
     if (call) {
-      this.#calls.delete(number);
+      this.#calls!.delete(number);
       clearTimeout(call.timer);
       if (call.onAbort) call.signal!.removeEventListener("abort", call.onAbort);
     }

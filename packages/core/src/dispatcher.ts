@@ -1,5 +1,5 @@
 import { BimuxError } from "./errors.js";
-import { ERROR, RESPONSE, encodeErrorReply, type Frame, type WireNumber } from "./codec.js";
+import { ERROR, RESPONSE, encodeErrorReply, isInt32, type Frame, type WireNumber } from "./codec.js";
 import type { Muxer } from "./muxer.js";
 
 /** What an rpc handler may return: the reply bytes, or nothing for an empty reply. */
@@ -45,12 +45,16 @@ export interface DispatcherHost {
   report(error: BimuxError): void;
   /** Why the connection closed, once it has. */
   closedReason(): BimuxError | undefined;
+}
+
+/** The settings a {@link Dispatcher} reads (the muxer's options). */
+export interface DispatcherOptions {
   onRpc?: RpcHandler;
   onOneway?: OnewayHandler;
-  /** Most inbound requests served at once; more are refused with `overloaded`. */
-  maxConcurrent: number;
+  /** Most inbound requests served at once; more are refused with `overloaded`. Default 1000. */
+  maxConcurrent?: number;
   /** Send handlers' stack traces to callers (for development only). */
-  exposeStack: boolean;
+  exposeStack?: boolean;
 }
 
 /**
@@ -61,22 +65,22 @@ class InboundCall implements CallContext {
   #controller: AbortController | undefined;
   #deadline: ReturnType<typeof setTimeout> | undefined;
   #receivedAt: number;
-  #closed: () => BimuxError | undefined;
+  #host: DispatcherHost;
 
   constructor(
     readonly number: WireNumber,
     readonly route: number,
     readonly timeout: number | undefined,
-    closed: () => BimuxError | undefined,
+    host: DispatcherHost,
   ) {
-    this.#closed = closed;
+    this.#host = host;
     this.#receivedAt = timeout ? Date.now() : 0;
   }
 
   get signal(): AbortSignal {
     if (!this.#controller) {
       this.#controller = new AbortController();
-      const closed = this.#closed();
+      const closed = this.#host.closedReason();
       if (closed) this.abort(closed);
       else if (this.timeout) {
         this.#deadline = setTimeout(
@@ -104,31 +108,44 @@ class InboundCall implements CallContext {
  * one answer, a response or an error reply; none once the caller cancelled.
  */
 export class Dispatcher {
-  /** Per-route request handlers. */
-  readonly rpcRoutes = new Map<number, RpcHandler>();
-  /** Per-route one-way handlers. */
-  readonly onewayRoutes = new Map<number, OnewayHandler>();
+  // The tables are made when first needed: most connections never use some of them,
+  // and a server may hold tens of thousands of idle ones.
+  #rpcRoutes: Map<number, RpcHandler> | undefined;
+  #onewayRoutes: Map<number, OnewayHandler> | undefined;
   // Only calls whose handler went asynchronous are here: the others are already answered.
-  #inFlight = new Set<InboundCall>();
+  #inFlight: Set<InboundCall> | undefined;
   // The same calls by number, for cancel. A peer that reuses a number in flight (it
   // must not) gets its latest call cancelled, but every call is still aborted on close.
-  #byNumber = new Map<WireNumber, InboundCall>();
+  #byNumber: Map<WireNumber, InboundCall> | undefined;
   #host: DispatcherHost;
+  #options: DispatcherOptions;
 
-  constructor(host: DispatcherHost) {
+  constructor(host: DispatcherHost, options: DispatcherOptions) {
     this.#host = host;
+    this.#options = options;
   }
 
   /** How many inbound calls are being served asynchronously right now. */
   get inFlight(): number {
-    return this.#inFlight.size;
+    return this.#inFlight?.size ?? 0;
+  }
+
+  /** Serves requests on `route` with `handler`; returns a function that removes it. */
+  handle(route: number, handler: RpcHandler): () => void {
+    return register((this.#rpcRoutes ??= new Map()), route, handler);
+  }
+
+  /** Handles one-way messages on `route` with `handler`; returns a function that removes it. */
+  handleOneway(route: number, handler: OnewayHandler): () => void {
+    return register((this.#onewayRoutes ??= new Map()), route, handler);
   }
 
   request(frame: Frame): void {
     const host = this.#host;
+    const { onRpc, maxConcurrent = 1000, exposeStack } = this.#options;
     const { number, route } = frame;
-    const handler = this.rpcRoutes.get(route) ?? host.onRpc;
-    const call = new InboundCall(number, route, frame.timeout, host.closedReason);
+    const handler = this.#rpcRoutes?.get(route) ?? onRpc;
+    const call = new InboundCall(number, route, frame.timeout, host);
     const answer = (value: RpcResult | undefined, error?: unknown) => {
       call.done();
       if (error === undefined && !(value instanceof Uint8Array || value === undefined)) {
@@ -137,12 +154,12 @@ export class Dispatcher {
       host.reply(
         error === undefined
           ? { number, flag: RESPONSE, route, data: value ?? new Uint8Array(0) }
-          : { number, flag: ERROR, route, data: encodeErrorReply(toReply(error, host.exposeStack)) },
+          : { number, flag: ERROR, route, data: encodeErrorReply(toReply(error, !!exposeStack)) },
       );
     };
     if (!handler) return answer(undefined, new BimuxError("unimplemented", `no handler for route ${route}`));
-    if (this.#inFlight.size >= host.maxConcurrent) {
-      return answer(undefined, new BimuxError("overloaded", `over ${host.maxConcurrent} calls in flight; try again later`));
+    if (this.inFlight >= maxConcurrent) {
+      return answer(undefined, new BimuxError("overloaded", `over ${maxConcurrent} calls in flight; try again later`));
     }
     let result: RpcResult | Promise<RpcResult>;
     try {
@@ -151,12 +168,14 @@ export class Dispatcher {
       return answer(undefined, error ?? "undefined");
     }
     if (!isPromise(result)) return answer(result);
-    this.#inFlight.add(call);
-    this.#byNumber.set(number, call);
+    const inFlight = (this.#inFlight ??= new Set());
+    const byNumber = (this.#byNumber ??= new Map());
+    inFlight.add(call);
+    byNumber.set(number, call);
     // Answer only if the call is still ours: not cancelled, connection not closed.
     const settle = (value: RpcResult | undefined, error?: unknown) => {
-      if (this.#inFlight.delete(call)) {
-        if (this.#byNumber.get(number) === call) this.#byNumber.delete(number);
+      if (inFlight.delete(call)) {
+        if (byNumber.get(number) === call) byNumber.delete(number);
         answer(value, error);
       }
     };
@@ -165,17 +184,17 @@ export class Dispatcher {
 
   /** The caller gave up on call `number`: abort its handler's signal, and send no answer. */
   cancel(number: WireNumber): void {
-    const call = this.#byNumber.get(number);
+    const call = this.#byNumber?.get(number);
     if (call) {
-      this.#byNumber.delete(number);
-      this.#inFlight.delete(call);
+      this.#byNumber!.delete(number);
+      this.#inFlight!.delete(call);
       call.abort(new BimuxError("aborted", "the caller cancelled the call"));
     }
   }
 
   oneway(frame: Frame): void {
     const { route } = frame;
-    const handler = this.onewayRoutes.get(route) ?? this.#host.onOneway;
+    const handler = this.#onewayRoutes?.get(route) ?? this.#options.onOneway;
     // As in the Go original: no handler, nobody is told.
     const report = (error: unknown) => {
       const { code, rawMessage } = BimuxError.from(error, "remote");
@@ -191,9 +210,9 @@ export class Dispatcher {
 
   /** The connection closed: tell every handler still running, through its signal. */
   abortAll(reason: BimuxError): void {
-    const calls = [...this.#inFlight];
-    this.#inFlight.clear();
-    this.#byNumber.clear();
+    const calls = [...(this.#inFlight ?? [])];
+    this.#inFlight?.clear();
+    this.#byNumber?.clear();
     for (const call of calls) call.abort(reason);
   }
 }
@@ -206,6 +225,14 @@ function toReply(error: unknown, exposeStack: boolean): { code: string; message:
   // Stacks and causes stay on this side unless the application asked otherwise.
   const stack = exposeStack && error instanceof Error && error.stack;
   return { code, message: stack ? `${rawMessage}\n${stack}` : rawMessage.slice(0, MAX_ERROR_MESSAGE) };
+}
+
+function register<H>(routes: Map<number, H>, route: number, handler: H): () => void {
+  if (!isInt32(route)) throw new BimuxError("invalid_argument", `route must be an int32, got ${route}`);
+  routes.set(route, handler);
+  return () => {
+    if (routes.get(route) === handler) routes.delete(route);
+  };
 }
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {

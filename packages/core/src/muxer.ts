@@ -13,7 +13,7 @@ import {
   isInt32,
   type Frame,
 } from "./codec.js";
-import { Dispatcher, type OnewayHandler, type RpcHandler } from "./dispatcher.js";
+import { Dispatcher, type DispatcherHost, type OnewayHandler, type RpcHandler } from "./dispatcher.js";
 import {
   ABNORMAL,
   GOING_AWAY,
@@ -23,10 +23,11 @@ import {
   PROTOCOL_ERROR,
   UNSUPPORTED_DATA,
   type Duplex,
+  type DuplexSink,
 } from "./duplex.js";
 import { BimuxError, isErrorCode } from "./errors.js";
 import { EXTENSIONS_PROTOCOL } from "./extensions.js";
-import { Keepalive } from "./keepalive.js";
+import { Keepalive, type KeepaliveOwner } from "./keepalive.js";
 import { WriteQueue } from "./write-queue.js";
 
 /** Called once when a connection ends, whichever side ended it. */
@@ -124,8 +125,9 @@ export class Muxer {
   #keepalive: Keepalive | undefined;
   #timeout: number;
   #maxSize: number;
-  #readers: RawReader[] = [];
-  #waiters: Array<(info: CloseInfo) => void> = [];
+  // Made when first needed, like every table here: idle connections should be cheap.
+  #readers: RawReader[] | undefined;
+  #waiters: Array<(info: CloseInfo) => void> | undefined;
   #id: string;
   #closeInfo: CloseInfo | undefined;
   #closeError: BimuxError | undefined;
@@ -137,54 +139,84 @@ export class Muxer {
     this.#id = options.id ?? "";
     this.#timeout = checkTimeout(options.timeout ?? 30_000);
     this.#maxSize = options.maxMessageSize ?? 64 * MiB;
-    const extensions = (this.extensions = duplex.protocol === EXTENSIONS_PROTOCOL);
-    // Tell the callee to stop; a Go peer would not know the flag, so it is only sent when negotiated.
-    this.#calls = new CallTable((number) => extensions && this.#write(number, CANCEL));
+    this.extensions = duplex.protocol === EXTENSIONS_PROTOCOL;
+    const link = new Muxer.#Link(this);
+    this.#calls = new CallTable(link);
     this.#writes = new WriteQueue(duplex, options.highWaterMark ?? MiB, options.maxQueuedBytes ?? 16 * MiB);
-    this.#dispatcher = new Dispatcher({
-      muxer: this,
-      reply: (frame) => this.#send(frame),
-      report: (error) => this.#report(error),
-      closedReason: () => this.#closeError,
-      onRpc: options.onRpc,
-      onOneway: options.onOneway,
-      maxConcurrent: options.maxConcurrent ?? 1000,
-      exposeStack: !!options.exposeStack,
-    });
+    this.#dispatcher = new Dispatcher(link, options);
     for (const [route, handler] of Object.entries(options.handlers ?? {})) this.handle(+route, handler);
     for (const [route, handler] of Object.entries(options.onewayHandlers ?? {})) this.handleOneway(+route, handler);
-    if (options.keepalive !== false) {
-      this.#keepalive = new Keepalive(
-        checkTimeout(options.keepalive?.interval ?? 5000),
-        () => this.#probe(),
-        () => {
-          const error = new BimuxError("unavailable", "peer stopped answering keepalive");
-          // Give up on it now, rather than wait for TCP to notice.
-          this.#finish({ code: ABNORMAL, reason: error.rawMessage, initiator: "local", error });
-          if (duplex.terminate) duplex.terminate();
-          else this.#closeDuplex(GOING_AWAY, error.rawMessage);
-        },
+    if (options.keepalive !== false) this.#keepalive = new Keepalive(checkTimeout(options.keepalive?.interval ?? 5000), link);
+    duplex.open(link);
+  }
+
+  /**
+   * Everything the muxer's parts call back into it through: the transport's sink,
+   * the dispatcher's host, the call table's and the keepalive's owner. One object
+   * with shared methods rather than a closure for each: a server holds one per
+   * connection, and may hold tens of thousands. Nested here to reach the muxer's
+   * private members.
+   */
+  static #Link = class Link implements DuplexSink, DispatcherHost, KeepaliveOwner {
+    constructor(readonly muxer: Muxer) {}
+
+    message(data: Uint8Array | string): void {
+      this.muxer.#receive(data);
+    }
+
+    closed(code: number, reason: string, error?: unknown): void {
+      this.muxer.#finish(
+        error === undefined
+          ? { code, reason, initiator: "remote" }
+          : {
+              code,
+              reason,
+              initiator: "local",
+              error:
+                code === MESSAGE_TOO_BIG
+                  ? new BimuxError("too_large", reason || "a message exceeded the size limit", { cause: error })
+                  : BimuxError.from(error, "unavailable"),
+            },
       );
     }
-    duplex.open({
-      message: (data) => this.#receive(data),
-      closed: (code, reason, error) =>
-        this.#finish(
-          error === undefined
-            ? { code, reason, initiator: "remote" }
-            : {
-                code,
-                reason,
-                initiator: "local",
-                error:
-                  code === MESSAGE_TOO_BIG
-                    ? new BimuxError("too_large", reason || "a message exceeded the size limit", { cause: error })
-                    : BimuxError.from(error, "unavailable"),
-              },
-        ),
-      alive: () => this.#keepalive?.heard(),
-    });
-  }
+
+    alive(): void {
+      this.muxer.#keepalive?.heard();
+    }
+
+    reply(frame: Frame): void {
+      this.muxer.#send(frame);
+    }
+
+    report(error: BimuxError): void {
+      this.muxer.#report(error);
+    }
+
+    closedReason(): BimuxError | undefined {
+      return this.muxer.#closeError;
+    }
+
+    /** Tells the callee to stop; a Go peer would not know the flag, so it is only sent when negotiated. */
+    abandoned(number: number): void {
+      if (this.muxer.extensions) this.muxer.#write(number, CANCEL);
+    }
+
+    probe(): boolean {
+      const muxer = this.muxer;
+      if (muxer.extensions) muxer.#write(0, PING);
+      else muxer.#duplex.ping?.();
+      return muxer.extensions || !!muxer.#duplex.ping;
+    }
+
+    /** The peer stopped answering: give up on it now, rather than wait for TCP to notice. */
+    lost(): void {
+      const muxer = this.muxer;
+      const error = new BimuxError("unavailable", "peer stopped answering keepalive");
+      muxer.#finish({ code: ABNORMAL, reason: error.rawMessage, initiator: "local", error });
+      if (muxer.#duplex.terminate) muxer.#duplex.terminate();
+      else muxer.#closeDuplex(GOING_AWAY, error.rawMessage);
+    }
+  };
 
   /** The application's name for this connection (Go `GetID`/`SetID`). */
   get id(): string {
@@ -229,7 +261,7 @@ export class Muxer {
    * Returns a function that removes it again.
    */
   handle(route: number, handler: RpcHandler): () => void {
-    return register(this.#dispatcher.rpcRoutes, route, handler);
+    return this.#dispatcher.handle(route, handler);
   }
 
   /**
@@ -237,7 +269,7 @@ export class Muxer {
    * Returns a function that removes it again.
    */
   handleOneway(route: number, handler: OnewayHandler): () => void {
-    return register(this.#dispatcher.onewayRoutes, route, handler);
+    return this.#dispatcher.handleOneway(route, handler);
   }
 
   /**
@@ -290,7 +322,7 @@ export class Muxer {
     const { signal } = options;
     return new Promise<Uint8Array>((resolve, reject) => {
       const aborted = () => {
-        this.#readers = this.#readers.filter((r) => r !== reader);
+        this.#readers = this.#readers?.filter((r) => r !== reader);
         reject(new BimuxError("aborted", "readPacket was aborted", { cause: signal?.reason }));
       };
       const done = () => signal?.removeEventListener("abort", aborted);
@@ -301,13 +333,13 @@ export class Muxer {
       if (this.#closeInfo) return reject(this.#closedError("readPacket"));
       if (signal?.aborted) return aborted();
       signal?.addEventListener("abort", aborted, { once: true });
-      this.#readers.push(reader);
+      (this.#readers ??= []).push(reader);
     });
   }
 
   /** Resolves when the connection has ended, with how it ended (Go `Wait`). Never rejects. */
   wait(): Promise<CloseInfo> {
-    return new Promise((resolve) => (this.#closeInfo ? resolve(this.#closeInfo) : this.#waiters.push(resolve)));
+    return new Promise((resolve) => (this.#closeInfo ? resolve(this.#closeInfo) : (this.#waiters ??= []).push(resolve)));
   }
 
   /**
@@ -350,7 +382,7 @@ export class Muxer {
     if (data.length > this.#maxSize) {
       return this.#fail(MESSAGE_TOO_BIG, new BimuxError("too_large", `received ${data.length} bytes; the limit is ${this.#maxSize}`));
     }
-    const reader = this.#readers.shift();
+    const reader = this.#readers?.shift();
     if (reader) return reader.resolve(data);
     let frame: Frame;
     try {
@@ -397,13 +429,6 @@ export class Muxer {
     return bytes;
   }
 
-  /** Asks the peer for a sign of life; false when there is no way to. */
-  #probe(): boolean {
-    if (this.extensions) this.#write(0, PING);
-    else this.#duplex.ping?.();
-    return this.extensions || !!this.#duplex.ping;
-  }
-
   /** The peer broke the protocol: close with `code`, and say why to everyone waiting. */
   #fail(code: number, error: BimuxError): void {
     if (!this.#closeInfo) {
@@ -432,9 +457,9 @@ export class Muxer {
     this.#keepalive?.stop();
     this.#writes.fail(error);
     this.#calls.failAll(error);
-    for (const reader of this.#readers.splice(0)) reader.reject(error);
+    for (const reader of this.#readers?.splice(0) ?? []) reader.reject(error);
     this.#dispatcher.abortAll(error);
-    for (const resolve of this.#waiters.splice(0)) resolve(info);
+    for (const resolve of this.#waiters?.splice(0) ?? []) resolve(info);
     try {
       this.#options.onClose?.(this);
     } catch (hookError) {
@@ -450,14 +475,6 @@ export class Muxer {
     if (this.#options.onError) this.#options.onError(error, this);
     else console.error(`bimux: ${error.message}`);
   }
-}
-
-function register<H>(routes: Map<number, H>, route: number, handler: H): () => void {
-  checkRoute(route);
-  routes.set(route, handler);
-  return () => {
-    if (routes.get(route) === handler) routes.delete(route);
-  };
 }
 
 function remoteError(frame: Frame): BimuxError {

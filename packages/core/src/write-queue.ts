@@ -15,7 +15,7 @@ interface QueuedWrite {
  * `overloaded` instead of growing memory without bound.
  */
 export class WriteQueue {
-  #waiting: QueuedWrite[] = [];
+  #waiting: QueuedWrite[] | undefined;
   #bytes = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #duplex: Duplex;
@@ -40,7 +40,7 @@ export class WriteQueue {
    * (cancel, ping, pong): those are tiny and must not be lost behind waiting data.
    */
   write(bytes: Uint8Array, control?: boolean): Promise<void> | undefined {
-    if (!this.#waiting.length && this.#duplex.bufferedAmount <= this.#highWaterMark) {
+    if (!this.#waiting?.length && this.#duplex.bufferedAmount <= this.#highWaterMark) {
       this.#duplex.send(bytes);
       return;
     }
@@ -48,7 +48,7 @@ export class WriteQueue {
       throw new BimuxError("overloaded", `send queue full (${this.#bytes} bytes wait); the peer reads too slowly`);
     }
     return new Promise<void>((resolve, reject) => {
-      this.#waiting.push({ bytes, resolve, reject });
+      (this.#waiting ??= []).push({ bytes, resolve, reject });
       this.#bytes += bytes.length;
       this.#schedule();
     });
@@ -59,15 +59,16 @@ export class WriteQueue {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#bytes = 0;
-    for (const write of this.#waiting.splice(0)) write.reject(error);
+    for (const write of this.#waiting?.splice(0) ?? []) write.reject(error);
   }
 
   // Browsers have no drain event, so a blocked queue looks at the buffer again shortly.
   #schedule(): void {
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
-      while (this.#waiting.length && this.#duplex.bufferedAmount <= this.#highWaterMark) {
-        const write = this.#waiting.shift()!;
+      const waiting = this.#waiting!;
+      while (waiting.length && this.#duplex.bufferedAmount <= this.#highWaterMark) {
+        const write = waiting.shift()!;
         this.#bytes -= write.bytes.length;
         try {
           this.#duplex.send(write.bytes);
@@ -76,7 +77,7 @@ export class WriteQueue {
           write.reject(BimuxError.from(error, "closed"));
         }
       }
-      if (this.#waiting.length) this.#schedule();
+      if (waiting.length) this.#schedule();
     }, 2);
   }
 }

@@ -35,11 +35,12 @@ export class PeerRegistry implements Iterable<Muxer> {
     this.byId.set(muxer.id, muxer);
   }
 
-  /** @internal */
-  rename(muxer: Muxer, previous: string): void {
-    if (!this.live.has(muxer)) return;
+  /** @internal Follows an id change; false if the muxer is not (yet) registered. */
+  rename(muxer: Muxer, previous: string): boolean {
+    if (!this.live.has(muxer)) return false;
     if (this.byId.get(previous) === muxer) this.byId.delete(previous);
     this.byId.set(muxer.id, muxer);
+    return true;
   }
 
   /** @internal */

@@ -112,8 +112,20 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
   });
   const peers = new PeerRegistry();
   const connections = new ConnectionQueue();
-  const sockets = new Set<WebSocket>();
   let nextPeer = 0;
+  // One options object for every connection's muxer: per-connection copies and
+  // closures add up over tens of thousands of idle connections.
+  const shared: MuxerOptions = {
+    ...muxerOptions,
+    onIdChange: (muxer, previous) => {
+      if (peers.rename(muxer, previous)) muxerOptions.onIdChange?.(muxer, previous);
+    },
+    onClose: (muxer) => {
+      peers.remove(muxer);
+      connections.drop(muxer);
+      muxerOptions.onClose?.(muxer);
+    },
+  };
   let closing: Promise<void> | undefined;
 
   const onUpgrade = (request: IncomingMessage, socket: NodeStream, head: Buffer): void => {
@@ -130,8 +142,10 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
       rejectUpgrade(socket, 403, "Forbidden", "origin not allowed");
       return;
     }
-    // The socket may fail while we wait for the application's verdict.
-    socket.on("error", () => socket.destroy());
+    // The socket may fail while we wait for the application's verdict. (A listener
+    // made here would keep this scope, request and head included, for the
+    // connection's whole life: hence one shared function, removed again.)
+    socket.on("error", destroySelf);
     void admit(request).then(
       (verdict) => {
         if (socket.destroyed) return;
@@ -144,6 +158,7 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
           return;
         }
         const id = typeof verdict === "object" ? verdict.id : undefined;
+        socket.off("error", destroySelf);
         wss.handleUpgrade(request, socket, head, (ws) => accept(ws, request, id));
       },
       (error: unknown) => {
@@ -163,21 +178,8 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
   };
 
   const accept = (ws: WebSocket, request: IncomingMessage, id: string | undefined): void => {
-    sockets.add(ws);
-    ws.once("close", () => sockets.delete(ws));
-    const muxer = new Muxer(wsDuplex(ws, wantsExtensions(request) ? EXTENSIONS_PROTOCOL : ws.protocol), {
-      ...muxerOptions,
-      id: id ?? `peer-${++nextPeer}`,
-      onIdChange: (m, previous) => {
-        peers.rename(m, previous);
-        muxerOptions.onIdChange?.(m, previous);
-      },
-      onClose: (m) => {
-        peers.remove(m);
-        connections.drop(m);
-        muxerOptions.onClose?.(m);
-      },
-    });
+    const muxer = new Muxer(wsDuplex(ws, wantsExtensions(request) ? EXTENSIONS_PROTOCOL : ws.protocol), shared);
+    muxer.id = id ?? `peer-${++nextPeer}`;
     peers.add(muxer);
     connections.push(muxer);
     try {
@@ -203,7 +205,7 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
     http.off("upgrade", onUpgrade);
     connections.end();
     for (const muxer of [...peers]) muxer.close(CloseCode.goingAway, "server closing");
-    await settleSockets(sockets);
+    await settleSockets(wss.clients);
     wss.close();
     if (!existing) {
       await new Promise<void>((resolve) => {
@@ -224,7 +226,7 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
 }
 
 /** Waits for closing sockets to finish their handshake, then cuts off the stragglers. */
-async function settleSockets(sockets: Set<WebSocket>): Promise<void> {
+async function settleSockets(sockets: ReadonlySet<WebSocket>): Promise<void> {
   if (sockets.size === 0) return;
   const all = Promise.all([...sockets].map((ws) => new Promise<void>((resolve) => ws.once("close", () => resolve()))));
   let timer: NodeJS.Timeout | undefined;
@@ -232,6 +234,10 @@ async function settleSockets(sockets: Set<WebSocket>): Promise<void> {
   await Promise.race([all, grace]);
   clearTimeout(timer);
   for (const ws of sockets) ws.terminate();
+}
+
+function destroySelf(this: NodeStream): void {
+  this.destroy();
 }
 
 function pathOf(request: IncomingMessage): string {

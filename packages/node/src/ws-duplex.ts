@@ -11,6 +11,12 @@ import type WebSocket from "ws";
  */
 export const EXTENSIONS_HEADER = "x-bimux-extensions";
 
+/** Frames this large go out at once rather than wait for the tick's batch: batching only pays for small ones. */
+const BATCH_LIMIT = 16 * 1024;
+
+const DUPLEX = Symbol("bimux.duplex");
+type Owned = WebSocket & { [DUPLEX]: WsDuplex };
+
 /**
  * Adapts an open `ws` WebSocket to the core {@link Duplex}: binary messages in
  * and out, close codes as they are, `bufferedAmount` as the backpressure signal,
@@ -24,59 +30,122 @@ export const EXTENSIONS_HEADER = "x-bimux-extensions";
  * first message before a promise continuation gets to attach a muxer.
  */
 export function wsDuplex(socket: WebSocket, protocol: string = socket.protocol): Duplex {
-  let sink: DuplexSink | undefined;
-  let early: Array<(sink: DuplexSink) => void> | undefined = [];
-  let failure: Error | undefined;
-  const emit = (event: (sink: DuplexSink) => void): void => {
-    if (sink) event(sink);
-    else early?.push(event);
-  };
-  socket.on("message", (data, isBinary) => {
-    // With the default binaryType a message is one Buffer, which is a Uint8Array.
-    const message = isBinary ? (data as Buffer) : data.toString();
-    emit((s) => s.message(message));
-  });
-  // ws reports protocol and size violations here, then closes; the close carries it on.
-  socket.on("error", (error) => (failure ??= error));
-  socket.on("close", (code, reason) => emit((s) => s.closed(code, reason.toString(), failure)));
-  socket.on("pong", () => emit((s) => s.alive?.()));
+  return new WsDuplex(socket, protocol);
+}
 
-  // Frames written in one tick leave in one write: under load that is one syscall
-  // for many calls instead of one each. ws keeps its TCP socket in `_socket`.
-  const tcp = (socket as unknown as { _socket?: Socket })._socket;
-  let corked = false;
-  const uncork = (): void => {
-    corked = false;
-    tcp?.uncork();
-  };
+// A class with shared listener functions, not closures: a server holds one of
+// these per connection, tens of thousands of them.
+class WsDuplex implements Duplex {
+  readonly protocol: string;
+  #socket: WebSocket;
+  #sink: DuplexSink | undefined;
+  #early: Array<(sink: DuplexSink) => void> | undefined = [];
+  #failure: Error | undefined;
+  // ws keeps its TCP socket in `_socket`: corking it makes a tick's frames one write.
+  #tcp: Socket | undefined;
+  #corked = false;
 
-  return {
-    open(target) {
-      sink = target;
-      const held = early ?? [];
-      early = undefined;
-      for (const event of held) event(target);
-    },
-    send(packet) {
-      if (!corked && tcp && !tcp.destroyed) {
-        corked = true;
+  constructor(socket: WebSocket, protocol: string) {
+    this.protocol = protocol;
+    this.#socket = socket;
+    this.#tcp = (socket as unknown as { _socket?: Socket })._socket;
+    (socket as Owned)[DUPLEX] = this;
+    socket.on("message", onMessage);
+    socket.on("error", onError);
+    socket.on("close", onClose);
+    socket.on("pong", onPong);
+  }
+
+  open(sink: DuplexSink): void {
+    this.#sink = sink;
+    const held = this.#early ?? [];
+    this.#early = undefined;
+    for (const event of held) event(sink);
+  }
+
+  send(packet: Uint8Array): void {
+    const tcp = this.#tcp;
+    if (tcp && !tcp.destroyed) {
+      if (packet.length >= BATCH_LIMIT) this.flush();
+      else if (!this.#corked) {
+        // Frames written in the rest of this tick leave in one write: one syscall for many calls.
+        this.#corked = true;
         tcp.cork();
-        process.nextTick(uncork);
+        process.nextTick(flushDuplex, this);
       }
-      socket.send(packet);
-    },
-    close(code, reason) {
-      socket.close(code, reason);
-    },
-    ping() {
-      socket.ping();
-    },
-    terminate() {
-      socket.terminate();
-    },
-    get bufferedAmount() {
-      return socket.bufferedAmount;
-    },
-    protocol,
-  };
+    }
+    this.#socket.send(packet);
+  }
+
+  close(code: number, reason: string): void {
+    this.#socket.close(code, reason);
+  }
+
+  ping(): void {
+    this.#socket.ping();
+  }
+
+  terminate(): void {
+    this.#socket.terminate();
+  }
+
+  get bufferedAmount(): number {
+    return this.#socket.bufferedAmount;
+  }
+
+  /** Writes out what the tick has batched so far. */
+  flush(): void {
+    if (this.#corked) {
+      this.#corked = false;
+      this.#tcp?.uncork();
+    }
+  }
+
+  /** @internal A message arrived: to the sink, or held until there is one. */
+  message(data: Uint8Array | string): void {
+    if (this.#sink) this.#sink.message(data);
+    else this.#early?.push((sink) => sink.message(data));
+  }
+
+  /** @internal */
+  closed(code: number, reason: string): void {
+    const failure = this.#failure;
+    if (this.#sink) this.#sink.closed(code, reason, failure);
+    else this.#early?.push((sink) => sink.closed(code, reason, failure));
+  }
+
+  /** @internal */
+  alive(): void {
+    this.#sink?.alive?.();
+  }
+
+  /** @internal ws reports protocol and size violations as errors, then closes: the close carries it on. */
+  fail(error: Error): void {
+    this.#failure ??= error;
+  }
+}
+
+function flushDuplex(duplex: WsDuplex): void {
+  duplex.flush();
+}
+
+function owner(socket: WebSocket): WsDuplex {
+  return (socket as Owned)[DUPLEX];
+}
+
+function onMessage(this: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
+  // With the default binaryType a message is one Buffer, which is a Uint8Array.
+  owner(this).message(isBinary ? (data as Buffer) : data.toString());
+}
+
+function onError(this: WebSocket, error: Error): void {
+  owner(this).fail(error);
+}
+
+function onClose(this: WebSocket, code: number, reason: Buffer): void {
+  owner(this).closed(code, reason.toString());
+}
+
+function onPong(this: WebSocket): void {
+  owner(this).alive();
 }
