@@ -1,12 +1,23 @@
 import { BimuxError } from "./errors.js";
 
-/** One outbound call waiting for its reply. */
-interface PendingCall {
-  resolve(data: Uint8Array): void;
-  reject(error: BimuxError): void;
-  timer?: ReturnType<typeof setTimeout>;
-  signal?: AbortSignal;
-  onAbort?: () => void;
+/** One outbound call waiting for its reply. A class with a shared timer callback: no closures per call. */
+class PendingCall {
+  resolve!: (data: Uint8Array) => void;
+  reject!: (error: BimuxError) => void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  onAbort: (() => void) | undefined;
+
+  constructor(
+    readonly table: CallTable,
+    readonly number: number,
+    readonly route: number,
+    readonly timeout: number,
+    readonly signal: AbortSignal | undefined,
+  ) {}
+}
+
+function expire(call: PendingCall): void {
+  call.table.giveUp(call, "timeout", `timed out after ${call.timeout} ms`);
 }
 
 /**
@@ -44,20 +55,26 @@ export class CallTable {
    * `timeout` is in milliseconds; `Infinity` means none.
    */
   add(number: number, route: number, timeout: number, signal: AbortSignal | undefined): Promise<Uint8Array> {
-    return new Promise<Uint8Array>((resolve, reject) => {
-      const call: PendingCall = { resolve, reject, signal };
-      const giveUp = (code: "timeout" | "aborted", what: string, cause?: unknown) => {
-        if (this.fail(number, new BimuxError(code, `rpc #${number} to route ${route} ${what}`, { cause }))) {
-          this.#owner.abandoned(number);
-        }
-      };
-      if (timeout !== Infinity) call.timer = setTimeout(() => giveUp("timeout", `timed out after ${timeout} ms`), timeout);
-      if (signal) {
-        call.onAbort = () => giveUp("aborted", "was aborted", signal.reason);
-        signal.addEventListener("abort", call.onAbort, { once: true });
-      }
-      (this.#calls ??= new Map()).set(number, call);
+    const call = new PendingCall(this, number, route, timeout, signal);
+    const reply = new Promise<Uint8Array>((resolve, reject) => {
+      call.resolve = resolve;
+      call.reject = reject;
     });
+    if (timeout !== Infinity) call.timer = setTimeout(expire, timeout, call);
+    if (signal) {
+      call.onAbort = () => this.giveUp(call, "aborted", "was aborted", signal.reason);
+      signal.addEventListener("abort", call.onAbort, { once: true });
+    }
+    (this.#calls ??= new Map()).set(number, call);
+    return reply;
+  }
+
+  /** @internal The caller stopped waiting for `call`: reject it and tell the owner, unless it already settled. */
+  giveUp(call: PendingCall, code: "timeout" | "aborted", what: string, cause?: unknown): void {
+    const { number, route } = call;
+    if (this.fail(number, new BimuxError(code, `rpc #${number} to route ${route} ${what}`, { cause }))) {
+      this.#owner.abandoned(number);
+    }
   }
 
   /** Settles call `number` with its reply. Returns false when no such call waits (late or stray reply). */

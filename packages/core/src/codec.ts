@@ -61,7 +61,29 @@ export interface Frame {
 const TWO_32 = 4294967296;
 const EMPTY: Uint8Array = new Uint8Array(0);
 
-/** Encodes a frame exactly as the Go original's `proto.Marshal` does: fields in order, zero values left out. */
+// Small frames are cut from a shared 64 KiB block, as Node's Buffer pool does:
+// a small typed array of its own lives on V8's heap and must be copied out again
+// before a socket can write it. A block is never reused, only replaced when full,
+// so a frame stays intact for as long as anything holds it.
+let block = new Uint8Array(0);
+let blockUsed = 0;
+
+function allocate(size: number): Uint8Array {
+  if (size > 4096) return new Uint8Array(size);
+  if (blockUsed + size > block.length) {
+    block = new Uint8Array(65536);
+    blockUsed = 0;
+  }
+  const out = block.subarray(blockUsed, blockUsed + size);
+  blockUsed += (size + 7) & ~7; // keep each frame 8-byte aligned
+  return out;
+}
+
+/**
+ * Encodes a frame exactly as the Go original's `proto.Marshal` does: fields in
+ * order, zero values left out. The result may be a view into a larger shared
+ * block: use its bytes (`byteOffset`, `byteLength`), not its whole `buffer`.
+ */
 export function encodeFrame(frame: Frame): Uint8Array {
   const { number, flag, route, data, timeout = 0 } = frame;
   // The uint64 as two uint32 halves, shared by sizing and writing.
@@ -81,7 +103,7 @@ export function encodeFrame(frame: Frame): Uint8Array {
   check(Number.isInteger(timeout) && timeout >= 0 && timeout < TWO_32, "timeout", timeout);
 
   const length = data.length;
-  const out = new Uint8Array(
+  const out = allocate(
     (lo || hi ? 1 + varintSize(lo, hi) : 0) +
       (flag ? 1 + int32Size(flag) : 0) +
       (route ? 1 + int32Size(route) : 0) +
@@ -104,7 +126,8 @@ export function encodeFrame(frame: Frame): Uint8Array {
  * The flag is returned as read, known or not: deciding what to do with it is the caller's job.
  */
 export function decodeFrame(bytes: Uint8Array): Frame {
-  const reader = new Reader(bytes);
+  // One reader for every frame: decoding is synchronous, so it is never in use twice.
+  const reader = frameReader.reset(bytes);
   const frame: Frame = { number: 0, flag: 0, route: 0, data: EMPTY };
   let timeout = 0;
   while (reader.more()) {
@@ -207,6 +230,13 @@ class Reader {
     this.#buf = buf;
   }
 
+  /** Points the reader at the start of `buf`. */
+  reset(buf: Uint8Array): this {
+    this.#buf = buf;
+    this.#pos = this.#hi = 0;
+    return this;
+  }
+
   more(): boolean {
     return this.#pos < this.#buf.length;
   }
@@ -298,6 +328,8 @@ class Reader {
     return this.#buf[this.#pos++]!;
   }
 }
+
+const frameReader = new Reader(EMPTY);
 
 function malformed(detail: string): BimuxError {
   return new BimuxError("protocol", `malformed message: ${detail}`);

@@ -142,32 +142,21 @@ export class Dispatcher {
 
   request(frame: Frame): void {
     const host = this.#host;
-    const { onRpc, maxConcurrent = 1000, exposeStack } = this.#options;
+    const { onRpc, maxConcurrent = 1000 } = this.#options;
     const { number, route } = frame;
     const handler = this.#rpcRoutes?.get(route) ?? onRpc;
     const call = new InboundCall(number, route, frame.timeout, host);
-    const answer = (value: RpcResult | undefined, error?: unknown) => {
-      call.done();
-      if (error === undefined && !(value instanceof Uint8Array || value === undefined)) {
-        error = new BimuxError("internal", `handler for route ${route} returned no Uint8Array`);
-      }
-      host.reply(
-        error === undefined
-          ? { number, flag: RESPONSE, route, data: value ?? new Uint8Array(0) }
-          : { number, flag: ERROR, route, data: encodeErrorReply(toReply(error, !!exposeStack)) },
-      );
-    };
-    if (!handler) return answer(undefined, new BimuxError("unimplemented", `no handler for route ${route}`));
+    if (!handler) return this.#answer(call, undefined, new BimuxError("unimplemented", `no handler for route ${route}`));
     if (this.inFlight >= maxConcurrent) {
-      return answer(undefined, new BimuxError("overloaded", `over ${maxConcurrent} calls in flight; try again later`));
+      return this.#answer(call, undefined, new BimuxError("overloaded", `over ${maxConcurrent} calls in flight; try again later`));
     }
     let result: RpcResult | Promise<RpcResult>;
     try {
       result = handler(route, frame.data, host.muxer, call);
     } catch (error) {
-      return answer(undefined, error ?? "undefined");
+      return this.#answer(call, undefined, error ?? "undefined");
     }
-    if (!isPromise(result)) return answer(result);
+    if (!isPromise(result)) return this.#answer(call, result);
     const inFlight = (this.#inFlight ??= new Set());
     const byNumber = (this.#byNumber ??= new Map());
     inFlight.add(call);
@@ -176,10 +165,24 @@ export class Dispatcher {
     const settle = (value: RpcResult | undefined, error?: unknown) => {
       if (inFlight.delete(call)) {
         if (byNumber.get(number) === call) byNumber.delete(number);
-        answer(value, error);
+        this.#answer(call, value, error);
       }
     };
     result.then(settle, (error: unknown) => settle(undefined, error ?? "undefined"));
+  }
+
+  /** Sends the one answer to `call`: its handler's bytes, or an error reply. */
+  #answer(call: InboundCall, value: RpcResult | undefined, error?: unknown): void {
+    const { number, route } = call;
+    call.done();
+    if (error === undefined && !(value instanceof Uint8Array || value === undefined)) {
+      error = new BimuxError("internal", `handler for route ${route} returned no Uint8Array`);
+    }
+    this.#host.reply(
+      error === undefined
+        ? { number, flag: RESPONSE, route, data: value ?? new Uint8Array(0) }
+        : { number, flag: ERROR, route, data: encodeErrorReply(toReply(error, !!this.#options.exposeStack)) },
+    );
   }
 
   /** The caller gave up on call `number`: abort its handler's signal, and send no answer. */

@@ -3,7 +3,7 @@
 // (The repository-wide typecheck excludes this file and uses Node's typings.)
 
 type TimerHandle = { readonly __timerHandle?: never } | number;
-declare function setTimeout(callback: () => void, ms?: number): TimerHandle;
+declare function setTimeout<A extends unknown[]>(callback: (...args: A) => void, ms?: number, ...args: A): TimerHandle;
 declare function clearTimeout(handle: TimerHandle | undefined): void;
 declare function setInterval(callback: () => void, ms?: number): TimerHandle;
 declare function clearInterval(handle: TimerHandle | undefined): void;
