@@ -1,10 +1,11 @@
 import { BimuxError } from "./errors.js";
 
-/** One outbound call waiting for its reply. A class with a shared timer callback: no closures per call. */
+/** One outbound call waiting for its reply. */
 class PendingCall {
   resolve!: (data: Uint8Array) => void;
   reject!: (error: BimuxError) => void;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  /** The deadline slot the call waits in, if it has a timeout. */
+  slot: Set<PendingCall> | undefined;
   onAbort: (() => void) | undefined;
 
   constructor(
@@ -16,8 +17,42 @@ class PendingCall {
   ) {}
 }
 
-function expire(call: PendingCall): void {
-  call.table.giveUp(call, "timeout", `timed out after ${call.timeout} ms`);
+// Deadlines: rather than a timer per call (a quarter of the cost of a call under
+// load), every call with a timeout waits in a slot of TICK_MS, and one interval
+// timer, shared by all connections and running only while some call waits, expires
+// the slots that are due. A call times out at most TICK_MS late, never early.
+const TICK_MS = 10;
+const slots = new Map<number, Set<PendingCall>>();
+let ticker: ReturnType<typeof setInterval> | undefined;
+let lastTick = 0;
+
+function schedule(call: PendingCall): void {
+  const due = Math.ceil((Date.now() + call.timeout) / TICK_MS);
+  let slot = slots.get(due);
+  if (!slot) slots.set(due, (slot = new Set()));
+  slot.add(call);
+  call.slot = slot;
+  if (!ticker) {
+    lastTick = Math.floor(Date.now() / TICK_MS);
+    ticker = setInterval(tick, TICK_MS);
+    // In Node, waiting calls must not hold the process open by themselves: their connection does.
+    (ticker as { unref?: () => void }).unref?.();
+  }
+}
+
+function tick(): void {
+  const now = Math.floor(Date.now() / TICK_MS);
+  // Every slot since the last tick, in case the event loop was held up.
+  for (; lastTick <= now; lastTick++) {
+    const slot = slots.get(lastTick);
+    if (!slot) continue;
+    slots.delete(lastTick);
+    for (const call of slot) call.table.giveUp(call, "timeout", `timed out after ${call.timeout} ms`);
+  }
+  if (!slots.size) {
+    clearInterval(ticker);
+    ticker = undefined;
+  }
 }
 
 /**
@@ -60,7 +95,7 @@ export class CallTable {
       call.resolve = resolve;
       call.reject = reject;
     });
-    if (timeout !== Infinity) call.timer = setTimeout(expire, timeout, call);
+    if (timeout !== Infinity) schedule(call);
     if (signal) {
       call.onAbort = () => this.giveUp(call, "aborted", "was aborted", signal.reason);
       signal.addEventListener("abort", call.onAbort, { once: true });
@@ -100,7 +135,7 @@ export class CallTable {
     const call = this.#calls?.get(number);
     if (call) {
       this.#calls!.delete(number);
-      clearTimeout(call.timer);
+      call.slot?.delete(call);
       if (call.onAbort) call.signal!.removeEventListener("abort", call.onAbort);
     }
     return call;

@@ -64,6 +64,7 @@ export interface DispatcherOptions {
 class InboundCall implements CallContext {
   #controller: AbortController | undefined;
   #deadline: ReturnType<typeof setTimeout> | undefined;
+
   #receivedAt: number;
   #host: DispatcherHost;
 
@@ -90,6 +91,11 @@ class InboundCall implements CallContext {
       }
     }
     return this.#controller.signal;
+  }
+
+  /** True once the caller's deadline has passed: it has stopped waiting, so no answer is sent. */
+  get expired(): boolean {
+    return !!this.timeout && Date.now() - this.#receivedAt >= this.timeout;
   }
 
   abort(reason: BimuxError): void {
@@ -175,6 +181,7 @@ export class Dispatcher {
   #answer(call: InboundCall, value: RpcResult | undefined, error?: unknown): void {
     const { number, route } = call;
     call.done();
+    if (call.expired) return;
     if (error === undefined && !(value instanceof Uint8Array || value === undefined)) {
       error = new BimuxError("internal", `handler for route ${route} returned no Uint8Array`);
     }

@@ -86,7 +86,10 @@ export interface MuxerOptions {
 
 /** Options of one {@link Muxer.rpc} call. */
 export interface RpcOptions {
-  /** Milliseconds to wait for the reply; `Infinity` for no limit. Default: the muxer's `timeout`. */
+  /**
+   * Milliseconds to wait for the reply; `Infinity` for no limit. Default: the muxer's
+   * `timeout`. Deadlines are kept in 10 ms ticks: a call times out up to 10 ms late, never early.
+   */
   timeout?: number;
   /** Aborting it rejects the call at once with code `aborted`. */
   signal?: AbortSignal;

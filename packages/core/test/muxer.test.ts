@@ -114,6 +114,21 @@ describe("Muxer calls", () => {
     expect(received).toHaveLength(1);
   });
 
+  it("never times a call out early, and at most a tick late", async () => {
+    const { muxer } = rawPeer();
+    const timings = await Promise.all(
+      [5, 30, 55].map(async (timeout) => {
+        const started = performance.now();
+        expect((await rejection(muxer.rpc(1, bytes(""), { timeout }))).code).toBe("timeout");
+        return [timeout, performance.now() - started] as const;
+      }),
+    );
+    for (const [timeout, took] of timings) {
+      expect(took).toBeGreaterThanOrEqual(timeout - 1); // timers may round the last millisecond
+      expect(took).toBeLessThan(timeout + 200); // 10 ms ticks, with room for a loaded machine
+    }
+  });
+
   it("uses the muxer's default timeout when a call names none", async () => {
     const { muxer } = rawPeer({ timeout: 15 });
     expect((await rejection(muxer.rpc(1, bytes("x")))).code).toBe("timeout");
