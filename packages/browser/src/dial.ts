@@ -1,4 +1,4 @@
-import { CloseCode, EXTENSIONS_PROTOCOL, Muxer, type Duplex, type MuxerOptions } from "@bimux/core";
+import { EXTENSIONS_PROTOCOL, Muxer, type Duplex, type MuxerOptions } from "@bimux/core";
 import { openWebSocket } from "./open.js";
 
 /** Options of {@link dial}: the hooks of the muxer, and how to connect. */
@@ -30,7 +30,7 @@ export async function dial(url: string, options: DialOptions = {}): Promise<Muxe
     return new Muxer(duplex, muxerOptions);
   } catch (error) {
     // Bad muxer options (a route that is not an int32…): do not leave the socket open behind the error.
-    duplex.close(CloseCode.normal, "");
+    duplex.close(1000, ""); // normal closure
     throw error;
   }
 }

@@ -61,30 +61,17 @@ export interface Frame {
 const TWO_32 = 4294967296;
 const EMPTY: Uint8Array = new Uint8Array(0);
 
-// Small frames are cut from a shared 64 KiB block, as Node's Buffer pool does:
-// a small typed array of its own lives on V8's heap and must be copied out again
-// before a socket can write it. A block is never reused, only replaced when full,
-// so a frame stays intact for as long as anything holds it.
-let block = new Uint8Array(0);
-let blockUsed = 0;
-
-function allocate(size: number): Uint8Array {
-  if (size > 4096) return new Uint8Array(size);
-  if (blockUsed + size > block.length) {
-    block = new Uint8Array(65536);
-    blockUsed = 0;
-  }
-  const out = block.subarray(blockUsed, blockUsed + size);
-  blockUsed += (size + 7) & ~7; // keep each frame 8-byte aligned
-  return out;
+/** Where {@link encodeFrame} gets the memory for a frame; transports may pool it (see `Duplex.allocate`). */
+export interface FrameAllocator {
+  allocate(size: number): Uint8Array;
 }
 
 /**
  * Encodes a frame exactly as the Go original's `proto.Marshal` does: fields in
- * order, zero values left out. The result may be a view into a larger shared
- * block: use its bytes (`byteOffset`, `byteLength`), not its whole `buffer`.
+ * order, zero values left out. With an `allocator`, the frame may be a view into
+ * a larger block: use its bytes (`byteOffset`, `byteLength`), not its whole `buffer`.
  */
-export function encodeFrame(frame: Frame): Uint8Array {
+export function encodeFrame(frame: Frame, allocator?: FrameAllocator): Uint8Array {
   const { number, flag, route, data, timeout = 0 } = frame;
   // The uint64 as two uint32 halves, shared by sizing and writing.
   let lo: number;
@@ -103,13 +90,13 @@ export function encodeFrame(frame: Frame): Uint8Array {
   check(Number.isInteger(timeout) && timeout >= 0 && timeout < TWO_32, "timeout", timeout);
 
   const length = data.length;
-  const out = allocate(
+  const size =
     (lo || hi ? 1 + varintSize(lo, hi) : 0) +
       (flag ? 1 + int32Size(flag) : 0) +
       (route ? 1 + int32Size(route) : 0) +
       (length ? 1 + varintSize(length, 0) + length : 0) +
-      (timeout ? 1 + varintSize(timeout, 0) : 0),
-  );
+    (timeout ? 1 + varintSize(timeout, 0) : 0);
+  const out = allocator ? allocator.allocate(size) : new Uint8Array(size);
   let pos = 0;
   // Tags are (field << 3) | wire type: 0x08 number, 0x10 flag, 0x18 route, 0x22 data, 0x28 timeout.
   if (lo || hi) pos = writeVarint(out, writeVarint(out, pos, 0x08, 0), lo, hi);

@@ -85,7 +85,7 @@ class InboundCall implements CallContext {
       if (closed) this.abort(closed);
       else if (this.timeout) {
         this.#deadline = setTimeout(
-          () => this.abort(new BimuxError("timeout", `the caller's ${this.timeout} ms deadline passed`)),
+          () => this.abort(new BimuxError("timeout", `the caller's ${this.timeout} ms passed`)),
           this.#receivedAt + this.timeout - Date.now(),
         );
       }
@@ -154,7 +154,7 @@ export class Dispatcher {
     const call = new InboundCall(number, route, frame.timeout, host);
     if (!handler) return this.#answer(call, undefined, new BimuxError("unimplemented", `no handler for route ${route}`));
     if (this.inFlight >= maxConcurrent) {
-      return this.#answer(call, undefined, new BimuxError("overloaded", `over ${maxConcurrent} calls in flight; try again later`));
+      return this.#answer(call, undefined, new BimuxError("overloaded", `over ${maxConcurrent} calls in flight`));
     }
     let result: RpcResult | Promise<RpcResult>;
     try {

@@ -9,7 +9,9 @@ export interface DuplexSink {
   message(data: Uint8Array | string): void;
   /**
    * The connection ended, whoever ended it. Called once; nothing arrives after.
-   * `error` is what the transport blamed, if anything (a message over its size limit, say).
+   * `error` is what the transport blamed, if anything: a `BimuxError` keeps its code
+   * (`too_large` for a message over the transport's size limit, say), anything else
+   * counts as `unavailable`.
    */
   closed(code: number, reason: string, error?: unknown): void;
   /** The transport heard from the peer below the message level (a WebSocket pong). */
@@ -43,6 +45,12 @@ export interface Duplex {
   ping?(): void;
   /** Drops the connection at once, without a close handshake, if the transport can. */
   terminate?(): void;
+  /**
+   * Memory for an outbound frame of `size` bytes, if the transport wants to pool it
+   * (Node's sockets write views of one large block more cheaply than many small arrays).
+   * What it returns must stay unchanged until it has been sent.
+   */
+  allocate?(size: number): Uint8Array;
 }
 
 /** WebSocket close codes bimux uses (RFC 6455 §7.4.1). */

@@ -6,7 +6,7 @@ export type { BimuxErrorOptions, ErrorCode } from "./errors.js";
 export { CloseCode } from "./duplex.js";
 export type { Duplex, DuplexSink } from "./duplex.js";
 export { Flag, decodeErrorReply, decodeFrame, encodeErrorReply, encodeFrame } from "./codec.js";
-export type { ErrorReply, FlagValue, Frame, WireNumber } from "./codec.js";
+export type { ErrorReply, FlagValue, Frame, FrameAllocator, WireNumber } from "./codec.js";
 export { ReconnectingMuxer } from "./reconnect.js";
 export type { Connect, ConnectionState, ReconnectOptions, ReconnectingMuxerOptions } from "./reconnect.js";
 export { EXTENSIONS_PROTOCOL } from "./extensions.js";

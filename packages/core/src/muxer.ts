@@ -9,9 +9,11 @@ import {
   RESPONSE,
   decodeErrorReply,
   decodeFrame,
+  encodeErrorReply,
   encodeFrame,
   isInt32,
   type Frame,
+  type FrameAllocator,
 } from "./codec.js";
 import { Dispatcher, type DispatcherHost, type OnewayHandler, type RpcHandler } from "./dispatcher.js";
 import {
@@ -171,15 +173,7 @@ export class Muxer {
       this.muxer.#finish(
         error === undefined
           ? { code, reason, initiator: "remote" }
-          : {
-              code,
-              reason,
-              initiator: "local",
-              error:
-                code === MESSAGE_TOO_BIG
-                  ? new BimuxError("too_large", reason || "a message exceeded the size limit", { cause: error })
-                  : BimuxError.from(error, "unavailable"),
-            },
+          : { code, reason, initiator: "local", error: BimuxError.from(error, "unavailable") },
       );
     }
 
@@ -415,19 +409,24 @@ export class Muxer {
     if (this.#closeInfo) return;
     try {
       // A rejection only comes with the close, which everyone waiting is told of.
-      this.#writes.write(encodeFrame(frame), frame.flag >= CANCEL)?.catch(() => {});
+      this.#writes.write(this.#encode(frame), frame.flag >= CANCEL)?.catch(() => {});
     } catch (error) {
       const failure = BimuxError.from(error, "closed");
+      const { code, rawMessage } = failure;
       // A peer that keeps asking but does not read its answers is the slow reader
       // backpressure guards against: close rather than buffer without bound.
-      if (failure.code === "overloaded") this.#fail(POLICY_VIOLATION, failure);
-      else this.#report(failure);
+      if (code === "overloaded") this.#fail(POLICY_VIOLATION, failure);
+      // An answer too large to send still owes the caller an answer: the error.
+      else if (code === "too_large" && frame.flag === RESPONSE) {
+        this.#send({ ...frame, flag: ERROR, data: encodeErrorReply({ code, message: `reply: ${rawMessage}` }) });
+      } else this.#report(failure);
     }
   }
 
   /** Encodes an outbound frame, refusing what the peer would refuse as too large. */
   #encode(frame: Frame): Uint8Array {
-    const bytes = encodeFrame(frame);
+    const duplex = this.#duplex;
+    const bytes = encodeFrame(frame, duplex.allocate ? (duplex as FrameAllocator) : undefined);
     if (bytes.length > this.#maxSize) throw new BimuxError("too_large", `${bytes.length} bytes exceed the limit of ${this.#maxSize}`);
     return bytes;
   }

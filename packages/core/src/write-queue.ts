@@ -45,7 +45,7 @@ export class WriteQueue {
       return;
     }
     if (!control && this.#bytes + bytes.length > this.#maxQueuedBytes) {
-      throw new BimuxError("overloaded", `send queue full (${this.#bytes} bytes wait); the peer reads too slowly`);
+      throw new BimuxError("overloaded", `send queue full: the peer reads too slowly`);
     }
     return new Promise<void>((resolve, reject) => {
       (this.#waiting ??= []).push({ bytes, resolve, reject });

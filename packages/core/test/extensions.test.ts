@@ -157,6 +157,13 @@ describe("limits", () => {
     expect([info.code, info.error?.code]).toEqual([1009, "too_large"]);
   });
 
+  it("answers a call whose reply would be too large with a too_large error, not silence", async () => {
+    const { a, b } = pair({}, { maxMessageSize: 100, onRpc: () => new Uint8Array(500), onError: () => {} });
+    const error = await rejection(a.rpc(1, bytes("")));
+    expect([error.code, error.remote]).toEqual(["too_large", true]);
+    expect(b.closed).toBe(false);
+  });
+
   it("answers requests past maxConcurrent with `overloaded`, and serves again when room frees up", async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));

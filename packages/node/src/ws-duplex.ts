@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import type { Duplex, DuplexSink } from "@bimux/core";
+import { BimuxError, type Duplex, type DuplexSink } from "@bimux/core";
 import type WebSocket from "ws";
 
 /**
@@ -93,6 +93,10 @@ class WsDuplex implements Duplex {
     return this.#socket.bufferedAmount;
   }
 
+  allocate(size: number): Uint8Array {
+    return allocate(size);
+  }
+
   /** Writes out what the tick has batched so far. */
   flush(): void {
     if (this.#corked) {
@@ -121,8 +125,29 @@ class WsDuplex implements Duplex {
 
   /** @internal ws reports protocol and size violations as errors, then closes: the close carries it on. */
   fail(error: Error): void {
-    this.#failure ??= error;
+    this.#failure ??=
+      (error as { code?: string }).code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH"
+        ? new BimuxError("too_large", error.message, { cause: error })
+        : error;
   }
+}
+
+// Small frames are cut from a shared 64 KiB block, as Node's Buffer pool does: a
+// small typed array of its own lives on V8's heap, and ws would have to copy it out
+// again before the socket can write it. A block is never reused, only replaced when
+// full, so a frame stays intact for as long as anything holds it.
+let block = new Uint8Array(0);
+let blockUsed = 0;
+
+function allocate(size: number): Uint8Array {
+  if (size > 4096) return new Uint8Array(size);
+  if (blockUsed + size > block.length) {
+    block = new Uint8Array(65536);
+    blockUsed = 0;
+  }
+  const out = block.subarray(blockUsed, blockUsed + size);
+  blockUsed += (size + 7) & ~7; // keep each frame 8-byte aligned
+  return out;
 }
 
 function flushDuplex(duplex: WsDuplex): void {
