@@ -96,32 +96,37 @@ function rawEndpoint(ws) {
   return { call: (body) => call(OP_ECHO, body), hello: () => call(OP_HELLO, EMPTY) };
 }
 
-const ws = {
-  async serve() {
-    const http = createServer();
-    const wss = new WebSocketServer({ server: http, perMessageDeflate: false, maxPayload: 64 << 20 });
-    const first = firstOf();
-    wss.on("connection", (socket) => {
-      const remote = rawEndpoint(socket);
-      first.offer(() => remote);
-    });
-    const port = await listen(http);
-    return {
-      port,
-      first: () => first.promise,
-      count: () => wss.clients.size,
-      close: () => closeHttp(http, () => wss.clients.forEach((c) => c.terminate())),
-    };
-  },
-  async connect(port) {
-    const socket = new WebSocket(`ws://${HOST}:${port}/`, { perMessageDeflate: false, maxPayload: 64 << 20 });
-    await new Promise((resolve, reject) => {
-      socket.once("open", resolve);
-      socket.once("error", reject);
-    });
-    return { remote: rawEndpoint(socket), close: () => socket.terminate() };
-  },
-};
+/** A peer that speaks over plain `ws` sockets, with `endpoint` making each side's procedures. */
+function overWs(endpoint) {
+  return {
+    async serve() {
+      const http = createServer();
+      const wss = new WebSocketServer({ server: http, perMessageDeflate: false, maxPayload: 64 << 20 });
+      const first = firstOf();
+      wss.on("connection", (socket) => {
+        const remote = endpoint(socket);
+        first.offer(() => remote);
+      });
+      const port = await listen(http);
+      return {
+        port,
+        first: () => first.promise,
+        count: () => wss.clients.size,
+        close: () => closeHttp(http, () => wss.clients.forEach((c) => c.terminate())),
+      };
+    },
+    async connect(port) {
+      const socket = new WebSocket(`ws://${HOST}:${port}/`, { perMessageDeflate: false, maxPayload: 64 << 20 });
+      await new Promise((resolve, reject) => {
+        socket.once("open", resolve);
+        socket.once("error", reject);
+      });
+      return { remote: endpoint(socket), close: () => socket.terminate() };
+    },
+  };
+}
+
+const ws = overWs(rawEndpoint);
 
 // ---------------------------------------------------------------- socket.io
 // emitWithAck with a timeout, websocket transport only, no compression. A Buffer
@@ -198,32 +203,7 @@ function birpcEndpoint(socket) {
   return { call: (body) => rpc.echo(body), hello: () => rpc.hello() };
 }
 
-const birpc = {
-  async serve() {
-    const http = createServer();
-    const wss = new WebSocketServer({ server: http, perMessageDeflate: false, maxPayload: 64 << 20 });
-    const first = firstOf();
-    wss.on("connection", (socket) => {
-      const remote = birpcEndpoint(socket);
-      first.offer(() => remote);
-    });
-    const port = await listen(http);
-    return {
-      port,
-      first: () => first.promise,
-      count: () => wss.clients.size,
-      close: () => closeHttp(http, () => wss.clients.forEach((c) => c.terminate())),
-    };
-  },
-  async connect(port) {
-    const socket = new WebSocket(`ws://${HOST}:${port}/`, { perMessageDeflate: false, maxPayload: 64 << 20 });
-    await new Promise((resolve, reject) => {
-      socket.once("open", resolve);
-      socket.once("error", reject);
-    });
-    return { remote: birpcEndpoint(socket), close: () => socket.terminate() };
-  },
-};
+const birpc = overWs(birpcEndpoint);
 
 // ---------------------------------------------------------------- bimux
 const ROUTE_ECHO = 1;

@@ -4,28 +4,14 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
 import { BimuxError, Flag, decodeFrame, dial, encodeFrame, serve, type BimuxServer, type Muxer } from "../src/index.js";
 import { bytes, rejection, text } from "../../../test-support/helpers.js";
+import { nextPeer, start } from "./servers.js";
 
-const servers: BimuxServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function start(options: Parameters<typeof serve>[0] = {}) {
-  const server = await serve({ port: 0, host: "127.0.0.1", path: "/mux", ...options });
-  servers.push(server);
-  return { server, url: `ws://127.0.0.1:${server.port}/mux` };
-}
-
-async function firstConnection(server: BimuxServer): Promise<Muxer> {
-  for await (const muxer of server.connections) return muxer;
-  throw new Error("server closed");
-}
 
 describe("serve and dial over real WebSockets", () => {
   it("lets the server call a dialed-in client, and the client call the server", async () => {
     const { server, url } = await start({ onRpc: (route, data) => bytes(`server ${route} ${text(data)}`) });
     const client = await dial(url, { onRpc: (route, data) => bytes(`client ${route} ${text(data)}`) });
-    const peer = await firstConnection(server);
+    const peer = await nextPeer(server);
     expect(text(await peer.rpc(7, bytes("ping")))).toBe("client 7 ping");
     expect(text(await client.rpc(8, bytes("pong")))).toBe("server 8 pong");
     client.close();
@@ -53,7 +39,7 @@ describe("serve and dial over real WebSockets", () => {
     };
     const { server, url } = await start({ onRpc: echo });
     const client = await dial(url, { onRpc: echo });
-    const peer = await firstConnection(server);
+    const peer = await nextPeer(server);
     const calls: Array<Promise<unknown>> = [];
     for (let i = 0; i < 500; i++) {
       calls.push(peer.rpc(i, bytes(`s${i}`)).then((r) => expect(text(r)).toBe(`${i}/s${i}`)));
@@ -84,7 +70,7 @@ describe("serve and dial over real WebSockets", () => {
   it("carries payloads from 0 bytes to 8 MiB byte for byte, both ways", async () => {
     const { server, url } = await start({ onRpc: (_r, data) => data });
     const client = await dial(url, { onRpc: (_r, data) => data.slice().reverse() });
-    const peer = await firstConnection(server);
+    const peer = await nextPeer(server);
     for (const size of [0, 1, 127, 128, 65535, 65536, 1 << 20, 8 << 20]) {
       const payload = new Uint8Array(size);
       for (let i = 0; i < size; i++) payload[i] = (i * 31 + size) & 0xff;
@@ -97,7 +83,7 @@ describe("serve and dial over real WebSockets", () => {
   it("rejects 1,000 in-flight calls within 100 ms when the server closes the connection", async () => {
     const { server, url } = await start({ onRpc: () => new Promise<Uint8Array>(() => {}) });
     const client = await dial(url);
-    const peer = await firstConnection(server);
+    const peer = await nextPeer(server);
     const calls = Array.from({ length: 1000 }, (_, i) => rejection(client.rpc(i, bytes("x"))));
     while (peer.servingCalls < 1000) await new Promise((r) => setTimeout(r, 5));
     const started = performance.now();
@@ -111,7 +97,7 @@ describe("serve and dial over real WebSockets", () => {
   it("rejects 1,000 in-flight calls within 100 ms when the client closes, on both sides", async () => {
     const { server, url } = await start({ onRpc: () => new Promise<Uint8Array>(() => {}) });
     const client = await dial(url, { onRpc: () => new Promise<Uint8Array>(() => {}) });
-    const peer = await firstConnection(server);
+    const peer = await nextPeer(server);
     const mine = Array.from({ length: 1000 }, () => rejection(client.rpc(1, bytes(""))));
     const theirs = Array.from({ length: 1000 }, () => rejection(peer.rpc(1, bytes(""))));
     while (peer.servingCalls < 1000 || client.servingCalls < 1000) await new Promise((r) => setTimeout(r, 5));
@@ -177,7 +163,6 @@ describe("serve and dial over real WebSockets", () => {
     const { server } = await start();
     const port = server.port;
     await server.close();
-    servers.length = 0;
     const error = await rejection(dial(`ws://127.0.0.1:${port}/mux`));
     expect(error.code).toBe("unavailable");
   });
@@ -197,7 +182,7 @@ describe("serve and dial over real WebSockets", () => {
     raw.send(Buffer.from("08011801220568656c6c6f", "hex"));
     expect((await next()).toString("hex")).toBe(encodeFrameHex(1, Flag.response, 1, "1:hello"));
     // The server calls the Go peer; the Go peer answers with a plain response.
-    const peer = await firstConnection(server);
+    const peer = await nextPeer(server);
     const call = peer.rpc(9, bytes("q"));
     const request = decodeFrame(await next());
     expect(request).toMatchObject({ number: 1, flag: Flag.request, route: 9 });

@@ -3,22 +3,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { BimuxError, dial, serve, type BimuxServer, type CallContext, type ConnectionState, type Muxer } from "../src/index.js";
 import { bytes, rejection, sleep, text, until } from "../../../test-support/helpers.js";
+import { nextPeer, start } from "./servers.js";
 
-const servers: BimuxServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function start(options: Parameters<typeof serve>[0] = {}) {
-  const server = await serve({ port: 0, host: "127.0.0.1", path: "/mux", ...options });
-  servers.push(server);
-  return { server, url: `ws://127.0.0.1:${server.port}/mux` };
-}
-
-async function nextPeer(server: BimuxServer): Promise<Muxer> {
-  for await (const muxer of server.connections) return muxer;
-  throw new Error("server closed");
-}
 
 /** Opens a raw WebSocket and reports the HTTP status of a refused upgrade. */
 function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
@@ -119,7 +105,6 @@ describe("reconnect", () => {
     client.id = "agent-9";
     expect(text(await (await nextPeer(first.server)).rpc(1, bytes("")))).toBe("still here");
     await first.server.close();
-    servers.length = 0;
     await until(() => client.state === "connecting");
     expect((await rejection(client.rpc(1, bytes("")))).code).toBe("unavailable");
     const second = await start({ port });
@@ -134,7 +119,6 @@ describe("reconnect", () => {
   it("rejects a first dial that can never succeed once out of attempts", async () => {
     const { server, url } = await start();
     await server.close();
-    servers.length = 0;
     const error = await rejection(dial(url, { reconnect: { maxAttempts: 2, initialDelay: 5 } }));
     expect(error.code).toBe("closed");
     expect((error.cause as BimuxError).code).toBe("unavailable");
