@@ -25,11 +25,17 @@ const TICK_MS = 10;
 const slots = new Map<number, Set<PendingCall>>();
 let ticker: ReturnType<typeof setInterval> | undefined;
 let lastTick = 0;
+// Calls made close together share a slot: remember the last one to skip the lookup.
+let lastDue = 0;
+let lastSlot: Set<PendingCall> | undefined;
 
 function schedule(call: PendingCall): void {
   const due = Math.ceil((Date.now() + call.timeout) / TICK_MS);
-  let slot = slots.get(due);
+  // A slot not yet due is never expired, so the cached one is still in the map.
+  let slot = due === lastDue ? lastSlot : slots.get(due);
   if (!slot) slots.set(due, (slot = new Set()));
+  lastDue = due;
+  lastSlot = slot;
   slot.add(call);
   call.slot = slot;
   if (!ticker) {

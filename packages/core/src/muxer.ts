@@ -276,7 +276,8 @@ export class Muxer {
    * `overloaded`, `too_large`, or the peer's error reply (`remote`, `unimplemented`, …, with `remote` set).
    */
   rpc(route: number, data: Uint8Array, options: RpcOptions = {}): Promise<Uint8Array> {
-    return this.#guard("rpc", route, data, () => {
+    try {
+      this.#check("rpc", route, data);
       const timeout = options.timeout === undefined ? this.#timeout : checkTimeout(options.timeout);
       const signal = options.signal;
       if (signal?.aborted) throw new BimuxError("aborted", `rpc to route ${route} was aborted`, { cause: signal.reason });
@@ -292,14 +293,19 @@ export class Muxer {
         this.#calls.fail(number, BimuxError.from(error, "closed"));
       }
       return reply;
-    });
+    } catch (error) {
+      return rejected(error);
+    }
   }
 
   /** Sends a one-way message to the peer's handler for `route` (Go `Send`). Nothing comes back. */
   send(route: number, data: Uint8Array): Promise<void> {
-    return this.#guard("send", route, data, () =>
-      this.#written(this.#encode({ number: this.#calls.next(), flag: ONEWAY, route, data })),
-    );
+    try {
+      this.#check("send", route, data);
+      return this.#written(this.#encode({ number: this.#calls.next(), flag: ONEWAY, route, data }));
+    } catch (error) {
+      return rejected(error);
+    }
   }
 
   /**
@@ -307,7 +313,12 @@ export class Muxer {
    * muxer will try to decode it as an envelope, so this is for peers that read raw.
    */
   writePacket(packet: Uint8Array): Promise<void> {
-    return this.#guard("writePacket", 0, packet, () => this.#written(packet));
+    try {
+      this.#check("writePacket", 0, packet);
+      return this.#written(packet);
+    } catch (error) {
+      return rejected(error);
+    }
   }
 
   /**
@@ -350,19 +361,11 @@ export class Muxer {
     }
   }
 
-  /**
-   * Runs an outbound operation, turning a throw into a rejected promise. The
-   * promises it returns only ever reject with BimuxErrors already.
-   */
-  #guard<T>(what: string, route: number, data: Uint8Array, run: () => Promise<T>): Promise<T> {
-    try {
-      if (this.#closeInfo) throw this.#closedError(what);
-      checkRoute(route);
-      if (!(data instanceof Uint8Array)) throw new BimuxError("invalid_argument", "data must be a Uint8Array");
-      return run();
-    } catch (error) {
-      return Promise.reject(BimuxError.from(error, "closed"));
-    }
+  /** Throws what keeps an outbound operation from starting: a closed connection, or bad arguments. */
+  #check(what: string, route: number, data: Uint8Array): void {
+    if (this.#closeInfo) throw this.#closedError(what);
+    checkRoute(route);
+    if (!(data instanceof Uint8Array)) throw new BimuxError("invalid_argument", "data must be a Uint8Array");
   }
 
   /** Writes `bytes`; resolves once they are handed to the transport. */
@@ -477,6 +480,11 @@ export class Muxer {
     if (this.#options.onError) this.#options.onError(error, this);
     else console.error(`bimux: ${error.message}`);
   }
+}
+
+/** A promise rejected with `error` as a BimuxError: outbound operations never throw, they reject. */
+function rejected(error: unknown): Promise<never> {
+  return Promise.reject(BimuxError.from(error, "closed"));
 }
 
 function remoteError(frame: Frame): BimuxError {
