@@ -172,6 +172,38 @@ describe("security at the upgrade", () => {
   });
 });
 
+describe("backpressure over WebSocket", () => {
+  it("makes senders wait for a client that stops reading, then refuses with `overloaded`, memory bounded", async () => {
+    const { server, url } = await start({ highWaterMark: 256 * 1024, maxQueuedBytes: 1024 * 1024 });
+    const raw = new WebSocket(url);
+    await new Promise((r) => raw.once("open", r));
+    const peer = await nextPeer(server);
+    raw.pause(); // a slow reader: nothing more is read from the socket
+    const chunk = new Uint8Array(64 * 1024);
+    const sends: Array<Promise<string>> = [];
+    let settled = 0;
+    let refused: BimuxError | undefined;
+    // Bounded: at most 1,000 × 64 KiB, whatever happens.
+    for (let i = 0; i < 1000 && !refused; i++) {
+      const sent = peer.send(1, chunk);
+      sends.push(sent.then(() => "sent", (e: BimuxError) => e.code).finally(() => settled++));
+      await Promise.race([sent.catch((e: BimuxError) => (refused = e)), sleep(0)]);
+    }
+    expect(refused?.code).toBe("overloaded");
+    // Before refusing, it made senders wait: their promises were still pending.
+    expect(sends.length - settled).toBeGreaterThan(1);
+    // What waits in bimux stays under its cap; the rest sits in ws and the kernel's buffers.
+    expect(peer.bufferedAmount).toBeLessThan(64 * 1024 * 1024);
+    const waiting = sends.length;
+    raw.resume();
+    const outcomes = await Promise.all(sends);
+    // The writes that waited went out once the reader read again; only the refused one failed.
+    expect(outcomes.filter((o) => o === "sent").length).toBe(waiting - 1);
+    expect(peer.closed).toBe(false);
+    raw.close();
+  });
+});
+
 describe("limits over WebSocket", () => {
   it("closes with 1009 when a peer sends a message over the limit, and the server stays up", async () => {
     const { server, url } = await start({ maxMessageSize: 1024, onRpc: () => bytes("ok") });
