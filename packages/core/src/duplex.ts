@@ -73,7 +73,7 @@ export const CloseCode = {
   internalError: 1011,
 } as const;
 
-// The codes bimux's own code uses, as constants a bundler inlines (see codec.ts).
+// The codes bimux's own code uses, as plain constants for the page's sake (see codec.ts).
 /** @internal */
 export const NORMAL = 1000;
 /** @internal */
