@@ -173,7 +173,15 @@ export class ReconnectingMuxer {
         return;
       }
       failures = 0;
-      const muxer = this.open(duplex);
+      let muxer: Muxer;
+      try {
+        muxer = this.open(duplex);
+      } catch (error) {
+        // Options the muxer refuses (a route that is not an int32…) would fail every time.
+        duplex.close(1000, "");
+        this.end({ code: 1000, reason: "invalid options", initiator: "local", error: BimuxError.from(error) });
+        return;
+      }
       await muxer.wait();
       this.current = undefined;
       // Even after a good connection, wait a little (with jitter) so a restarting server is not stampeded.

@@ -126,6 +126,15 @@ describe("ReconnectingMuxer", () => {
     expect(states).toEqual(["closed"]);
   });
 
+  it("closes for good, without an unhandled rejection, when the muxer refuses its options", async () => {
+    const server = fakeServer();
+    const { c } = client(server, { timeout: -5 });
+    const error = await rejection(c.ready());
+    expect(error.code).toBe("closed");
+    expect(((await c.wait()).error as BimuxError).code).toBe("invalid_argument");
+    expect(c.state).toBe("closed");
+  });
+
   it("stops reconnecting once closed, and rejects queued calls", async () => {
     const server = fakeServer();
     const { c } = client(server, { queueLimit: 1 });
