@@ -47,7 +47,14 @@ export function dial(url: string, options?: DialOptions): Promise<Muxer>;
 export async function dial(url: string, options: DialOptions | ReconnectingDialOptions = {}): Promise<Muxer | ReconnectingMuxer> {
   const open = opener(url, options);
   if (!("reconnect" in options) || !options.reconnect) {
-    return new Muxer(await open(options.signal), options);
+    const duplex = await open(options.signal);
+    try {
+      return new Muxer(duplex, options);
+    } catch (error) {
+      // Options the muxer refuses (a route that is not an int32…): do not leave the socket open behind the error.
+      duplex.close(1000, "");
+      throw error;
+    }
   }
   const policy = options.reconnect === true ? {} : options.reconnect;
   const client = new ReconnectingMuxer((signal) => open(signal), { ...options, ...policy });

@@ -159,6 +159,15 @@ describe("serve and dial over real WebSockets", () => {
     await new Promise((r) => http.close(r));
   });
 
+  it("rejects invalid options with invalid_argument and leaves no connection open", async () => {
+    const { server, url } = await start();
+    const error = await rejection(dial(url, { timeout: -1 }));
+    expect(error.code).toBe("invalid_argument");
+    const peer = await nextPeer(server);
+    expect((await peer.wait()).code).toBe(1000);
+    expect(server.peers.size).toBe(0);
+  });
+
   it("fails to dial with `unavailable` when nothing listens", async () => {
     const { server } = await start();
     const port = server.port;
