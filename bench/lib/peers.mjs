@@ -13,13 +13,14 @@
 import { createServer } from "node:http";
 import v8 from "node:v8";
 import WebSocket, { WebSocketServer } from "ws";
-import { Server as IoServer } from "socket.io";
-import { io as ioClient } from "socket.io-client";
-import { createBirpc } from "birpc";
+// Each peer's library is imported only by the processes that run that peer: merely
+// loading socket.io into a process was seen to change V8's collection pattern there
+// (major collections every ~250 ms at 200k calls/s), which moved every other peer's
+// p99 by several milliseconds.
 // BENCH_BIMUX_NODE=/path/to/dist/index.js benches another build of @bimux/node
 // (a prototype in a scratch copy) as "bimux"; BENCH_VARIANTS="name=/path/index.js,…"
 // adds builds as extra peers (not run unless named in --peers), for before/after figures.
-const bimuxNode = await import(process.env.BENCH_BIMUX_NODE ?? "@bimux/node");
+let createBirpc;
 
 const HOST = "127.0.0.1";
 const TIMEOUT = 10_000;
@@ -96,10 +97,14 @@ function rawEndpoint(ws) {
   return { call: (body) => call(OP_ECHO, body), hello: () => call(OP_HELLO, EMPTY) };
 }
 
-/** A peer that speaks over plain `ws` sockets, with `endpoint` making each side's procedures. */
-function overWs(endpoint) {
+/**
+ * A peer that speaks over plain `ws` sockets, with `endpoint` making each side's
+ * procedures, once `prepare` (if any) has loaded what they need.
+ */
+function overWs(endpoint, prepare = async () => {}) {
   return {
     async serve() {
+      await prepare();
       const http = createServer();
       const wss = new WebSocketServer({ server: http, perMessageDeflate: false, maxPayload: 64 << 20 });
       const first = firstOf();
@@ -116,6 +121,7 @@ function overWs(endpoint) {
       };
     },
     async connect(port) {
+      await prepare();
       const socket = new WebSocket(`ws://${HOST}:${port}/`, { perMessageDeflate: false, maxPayload: 64 << 20 });
       await new Promise((resolve, reject) => {
         socket.once("open", resolve);
@@ -145,6 +151,7 @@ function ioRemote(socket) {
 
 const socketio = {
   async serve() {
+    const { Server: IoServer } = await import("socket.io");
     const http = createServer();
     const io = new IoServer(http, {
       transports: ["websocket"],
@@ -167,6 +174,7 @@ const socketio = {
     };
   },
   async connect(port) {
+    const { io: ioClient } = await import("socket.io-client");
     const socket = ioClient(`http://${HOST}:${port}`, {
       transports: ["websocket"],
       perMessageDeflate: false,
@@ -203,7 +211,9 @@ function birpcEndpoint(socket) {
   return { call: (body) => rpc.echo(body), hello: () => rpc.hello() };
 }
 
-const birpc = overWs(birpcEndpoint);
+const birpc = overWs(birpcEndpoint, async () => {
+  createBirpc ??= (await import("birpc")).createBirpc;
+});
 
 // ---------------------------------------------------------------- bimux
 const ROUTE_ECHO = 1;
@@ -221,8 +231,9 @@ function bimuxRemote(muxer, options = RPC_OPTIONS) {
   };
 }
 
-const makeBimux = ({ serve: bimuxServe, dial: bimuxDial }, options = RPC_OPTIONS) => ({
+const makeBimux = (load, options = RPC_OPTIONS) => ({
   async serve() {
+    const { serve: bimuxServe } = await load();
     const server = await bimuxServe({ host: HOST, port: 0, path: "/mux", handlers: bimuxHandlers, onError: () => {} });
     const first = firstOf();
     // Take every connection off the queue, as an application would; keep only the first.
@@ -232,11 +243,12 @@ const makeBimux = ({ serve: bimuxServe, dial: bimuxDial }, options = RPC_OPTIONS
     return { port: server.port, first: () => first.promise, count: () => server.peers.size, close: () => server.close() };
   },
   async connect(port) {
+    const { dial: bimuxDial } = await load();
     const muxer = await bimuxDial(`ws://${HOST}:${port}/mux`, { handlers: bimuxHandlers, onError: () => {} });
     return { remote: bimuxRemote(muxer, options), close: () => muxer.close() };
   },
 });
-const bimux = makeBimux(bimuxNode);
+const bimux = makeBimux(() => import(process.env.BENCH_BIMUX_NODE ?? "@bimux/node"));
 
 function closeHttp(http, cut) {
   return new Promise((resolve) => {
@@ -251,5 +263,5 @@ export const peerNames = Object.keys(peers);
 for (const spec of (process.env.BENCH_VARIANTS ?? "").split(",").filter(Boolean)) {
   const [name, target] = spec.split("=");
   const [path, flag] = target.split("#");
-  peers[name] = makeBimux(await import(path), flag === "notimeout" ? NO_TIMEOUT : RPC_OPTIONS);
+  peers[name] = makeBimux(() => import(path), flag === "notimeout" ? NO_TIMEOUT : RPC_OPTIONS);
 }
