@@ -17,37 +17,28 @@ fi
 # Fast when nothing changed; --frozen-lockfile keeps CI honest about the lockfile.
 pnpm install --frozen-lockfile --reporter=silent
 
-# The e2e drives Debian's chromium: Playwright cannot download a browser of its own here.
-if [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    log=$(mktemp)
-    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >"$log" 2>&1; then
-      cat "$log" >&2
-      echo "env.sh: installing chromium failed (above); the e2e tests need /usr/bin/chromium" >&2
-      exit 1
-    fi
-    rm -f "$log"
-  else
-    echo "env.sh: /usr/bin/chromium is missing and this is not root on Debian; install it (apt-get install chromium) or the e2e tests fail" >&2
-  fi
-fi
-
-# The Go interop test builds a Go peer in GOPATH mode from Debian's sources of
-# gorilla/websocket and golang/protobuf 1.3.5: no Go module proxy is needed.
-go_pkgs="golang-go golang-github-gorilla-websocket-dev golang-goprotobuf-dev"
+# Debian packages the tests need, installed in one apt run when missing:
+# - chromium for the e2e: Playwright cannot download a browser of its own here;
+# - Go with Debian's sources of gorilla/websocket and golang/protobuf 1.3.5, from which
+#   the Go interop test builds a Go peer in GOPATH mode (no Go module proxy needed).
+missing=""
+[ -x /usr/bin/chromium ] || missing="chromium"
 gocode=/usr/share/gocode/src/github.com
 if ! command -v go >/dev/null || [ ! -d "$gocode/gorilla/websocket" ] || [ ! -d "$gocode/golang/protobuf/proto" ]; then
+  missing="$missing golang-go golang-github-gorilla-websocket-dev golang-goprotobuf-dev"
+fi
+if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log=$(mktemp)
     # shellcheck disable=SC2086 # the package list is meant to split
-    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $go_pkgs; } >"$log" 2>&1; then
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing; } >"$log" 2>&1; then
       cat "$log" >&2
-      echo "env.sh: installing Go failed (above); the Go interop test needs: apt-get install $go_pkgs" >&2
+      echo "env.sh: installing$missing failed (above); the e2e and Go interop tests need them" >&2
       exit 1
     fi
     rm -f "$log"
   else
-    echo "env.sh: Go or its libraries are missing and this is not root on Debian; install them (apt-get install $go_pkgs) or the Go interop test fails" >&2
+    echo "env.sh: missing Debian packages:$missing; not root on Debian, so install them yourself (apt-get install$missing) or the e2e and Go interop tests fail" >&2
   fi
 fi
 
