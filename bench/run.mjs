@@ -396,6 +396,16 @@ function markdown(report) {
 }
 
 // ------------------------------------------------------------------ main
+// Each round starts with a different peer, so that no peer always follows the same
+// one: a peer's processes keep working for a while after its turn (concurrent
+// collection, sweeping, compilation) on the CPUs the next peer is pinned to.
+function rotate(pairs, round) {
+  return pairs.map((_, i) => pairs[(i + round) % pairs.length]);
+}
+
+/** A pause before each measurement, for that background work of the last one to finish. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, quick ? 50 : 250));
+
 async function main() {
   mkdirSync(OUT, { recursive: true });
   const started = performance.now();
@@ -419,7 +429,10 @@ async function main() {
     for (const scenario of scenarios) {
       raw[scenario.key] = {};
       for (let round = 0; round < opts.rounds; round++)
-        for (const pair of pairs) (raw[scenario.key][pair.peer] ??= []).push(await measureRpc(pair, scenario, opts.durationMs));
+        for (const pair of rotate(pairs, round)) {
+          await settle();
+          (raw[scenario.key][pair.peer] ??= []).push(await measureRpc(pair, scenario, opts.durationMs));
+        }
       results[scenario.key] = Object.fromEntries(Object.entries(raw[scenario.key]).map(([p, rs]) => [p, summarize(rs)]));
       console.error(`  ${scenario.key}: ${Object.entries(results[scenario.key]).map(([p, r]) => `${p} ${fmtRate(r.callsPerSec)}/s`).join(", ")}`);
     }
@@ -428,7 +441,10 @@ async function main() {
     if (runHttp && opts.pin) for (const pair of pairs) for (const side of [pair.server, pair.client]) pin(side.child, `0-${os.availableParallelism() - 1}`);
     if (runHttp) raw[HTTP_KEY] = {};
     for (let round = 0; runHttp && round < opts.rounds; round++)
-      for (const pair of pairs) (raw[HTTP_KEY][pair.peer] ??= []).push(await measureHttp(pair, opts.httpSeconds));
+      for (const pair of rotate(pairs, round)) {
+        await settle();
+        (raw[HTTP_KEY][pair.peer] ??= []).push(await measureHttp(pair, opts.httpSeconds));
+      }
     if (runHttp) results[HTTP_KEY] = Object.fromEntries(Object.entries(raw[HTTP_KEY]).map(([p, rs]) => [p, summarize(rs, true)]));
     if (runHttp) console.error(`  ${HTTP_KEY}: ${Object.entries(results[HTTP_KEY]).map(([p, r]) => `${p} ${fmtRate(r.callsPerSec)}/s`).join(", ")}`);
   } finally {
