@@ -1,5 +1,6 @@
 import type { OnewayHandler, RpcHandler } from "./dispatcher.js";
 import type { Duplex } from "./duplex.js";
+import { isInt32 } from "./codec.js";
 import { BimuxError } from "./errors.js";
 import { Muxer, type CloseInfo, type MuxerOptions, type RpcOptions } from "./muxer.js";
 
@@ -101,22 +102,12 @@ export class ReconnectingMuxer {
 
   /** Serves requests on `route`, on this and every later connection. Returns a function that removes it. */
   handle(route: number, handler: RpcHandler): () => void {
-    const remove = this.current?.handle(route, handler);
-    this.rpcRoutes.set(route, handler);
-    return () => {
-      remove?.();
-      if (this.rpcRoutes.get(route) === handler) this.rpcRoutes.delete(route);
-    };
+    return this.register(this.rpcRoutes, route, handler, (muxer) => muxer.handle(route, handler));
   }
 
   /** Handles one-way messages on `route`, on this and every later connection. Returns a function that removes it. */
   handleOneway(route: number, handler: OnewayHandler): () => void {
-    const remove = this.current?.handleOneway(route, handler);
-    this.onewayRoutes.set(route, handler);
-    return () => {
-      remove?.();
-      if (this.onewayRoutes.get(route) === handler) this.onewayRoutes.delete(route);
-    };
+    return this.register(this.onewayRoutes, route, handler, (muxer) => muxer.handleOneway(route, handler));
   }
 
   /** {@link Muxer.rpc} on the live connection; while down, fails with `unavailable` or waits in the queue. */
@@ -148,6 +139,25 @@ export class ReconnectingMuxer {
     if (this.finalInfo) return;
     this.end({ code, reason, initiator: "local" });
     this.current?.close(code, reason);
+  }
+
+  /**
+   * Keeps `handler` for every connection from now on, and gives it to the live one
+   * through `attach`, which returns the muxer's remover. Removing it takes it from
+   * whichever connection is live then, which after a reconnect is not the one it
+   * was first given to.
+   */
+  private register<H>(routes: Map<number, H>, route: number, handler: H, attach: (muxer: Muxer) => () => void): () => void {
+    if (!isInt32(route)) throw new BimuxError("invalid_argument", `route must be an int32, got ${route}`);
+    routes.set(route, handler);
+    if (this.current) attach(this.current);
+    return () => {
+      if (routes.get(route) !== handler) return;
+      routes.delete(route);
+      // The muxer's remover only removes the handler it was made for: attaching it
+      // again and removing it at once takes it off the live connection, and only it.
+      if (this.current) attach(this.current)();
+    };
   }
 
   private async run(): Promise<void> {

@@ -56,6 +56,20 @@ describe("ReconnectingMuxer", () => {
     expect(c.state).toBe("closed");
   });
 
+  it("removes a handler from the live connection even after a reconnect, and refuses a bad route", async () => {
+    const server = fakeServer();
+    const { c } = client(server);
+    await c.ready();
+    const remove = c.handle(3, () => bytes("three"));
+    server.wires[0]!.drop();
+    await until(() => server.peers.length === 2 && c.state === "open");
+    expect(text(await server.last.rpc(3, bytes("")))).toBe("three");
+    remove();
+    expect((await rejection(server.last.rpc(3, bytes("")))).code).toBe("unimplemented");
+    expect(() => c.handle(2 ** 31, () => bytes(""))).toThrow(BimuxError);
+    c.close();
+  });
+
   it("rejects calls in flight when the connection drops, and fails fast while down by default", async () => {
     const server = fakeServer();
     const { c } = client(server);
