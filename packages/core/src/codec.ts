@@ -171,6 +171,11 @@ export function isInt32(value: number): boolean {
   return Number.isInteger(value) && value >= -2147483648 && value <= 2147483647;
 }
 
+/** Throws `invalid_argument` unless `route` is an int32, as the wire requires. */
+export function checkRoute(route: number): void {
+  if (!isInt32(route)) throw new BimuxError("invalid_argument", `route must be an int32, got ${route}`);
+}
+
 function check(ok: boolean, name: string, value: unknown): void {
   if (!ok) throw new BimuxError("invalid_argument", `frame ${name} out of range: ${value}`);
 }

@@ -1,5 +1,5 @@
 import { BimuxError } from "./errors.js";
-import { ERROR, RESPONSE, encodeErrorReply, isInt32, type Frame, type WireNumber } from "./codec.js";
+import { ERROR, RESPONSE, checkRoute, encodeErrorReply, type Frame, type WireNumber } from "./codec.js";
 import type { Muxer } from "./muxer.js";
 
 /** What an rpc handler may return: the reply bytes, or nothing for an empty reply. */
@@ -238,7 +238,7 @@ function toReply(error: unknown, exposeStack: boolean): { code: string; message:
 }
 
 function register<H>(routes: Map<number, H>, route: number, handler: H): () => void {
-  if (!isInt32(route)) throw new BimuxError("invalid_argument", `route must be an int32, got ${route}`);
+  checkRoute(route);
   routes.set(route, handler);
   return () => {
     if (routes.get(route) === handler) routes.delete(route);

@@ -11,7 +11,7 @@ import {
   decodeFrame,
   encodeErrorReply,
   encodeFrame,
-  isInt32,
+  checkRoute,
   type Frame,
   type FrameAllocator,
 } from "./codec.js";
@@ -495,10 +495,6 @@ function remoteError(frame: Frame): BimuxError {
     // Keep the defaults: a reply we cannot read still means the call failed.
   }
   return new BimuxError(isErrorCode(code) ? code : "remote", message || `call to route ${frame.route} failed`, { remote: true });
-}
-
-function checkRoute(route: number): void {
-  if (!isInt32(route)) throw new BimuxError("invalid_argument", `route must be an int32, got ${route}`);
 }
 
 function checkTimeout(timeout: number): number {

@@ -1,6 +1,6 @@
 import type { OnewayHandler, RpcHandler } from "./dispatcher.js";
 import type { Duplex } from "./duplex.js";
-import { isInt32 } from "./codec.js";
+import { checkRoute } from "./codec.js";
 import { BimuxError } from "./errors.js";
 import { Muxer, type CloseInfo, type MuxerOptions, type RpcOptions } from "./muxer.js";
 
@@ -148,7 +148,7 @@ export class ReconnectingMuxer {
    * was first given to.
    */
   private register<H>(routes: Map<number, H>, route: number, handler: H, attach: (muxer: Muxer) => () => void): () => void {
-    if (!isInt32(route)) throw new BimuxError("invalid_argument", `route must be an int32, got ${route}`);
+    checkRoute(route);
     routes.set(route, handler);
     if (this.current) attach(this.current);
     return () => {
