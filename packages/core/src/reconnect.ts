@@ -114,9 +114,10 @@ export class ReconnectingMuxer {
   async rpc(route: number, data: Uint8Array, options: RpcOptions = {}): Promise<Uint8Array> {
     if (this.current) return this.current.rpc(route, data, options);
     const started = Date.now();
-    const muxer = await this.whenConnected(options, `rpc to route ${route}`);
-    const timeout = options.timeout ?? this.options.timeout;
-    if (timeout === undefined || timeout === Infinity) return muxer.rpc(route, data, options);
+    // One budget for the wait and the call: the call's own timeout, or the muxer's default.
+    const timeout = options.timeout ?? this.options.timeout ?? 30_000;
+    const muxer = await this.whenConnected({ ...options, timeout }, `rpc to route ${route}`);
+    if (timeout === Infinity) return muxer.rpc(route, data, options);
     const left = timeout - (Date.now() - started);
     if (left <= 0) throw new BimuxError("timeout", `rpc to route ${route} timed out after ${timeout} ms waiting to reconnect`);
     return muxer.rpc(route, data, { ...options, timeout: left });
