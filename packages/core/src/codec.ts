@@ -71,31 +71,33 @@ export interface FrameAllocator {
  * Encodes a frame exactly as the Go original's `proto.Marshal` does: fields in
  * order, zero values left out. With an `allocator`, the frame may be a view into
  * a larger block: use its bytes (`byteOffset`, `byteLength`), not its whole `buffer`.
+ * Throws `invalid_argument` when a field is out of its wire type's range.
  */
 export function encodeFrame(frame: Frame, allocator?: FrameAllocator): Uint8Array {
-  const { number, flag, route, data, timeout = 0 } = frame;
-  // The uint64 as two uint32 halves, shared by sizing and writing.
-  let lo: number;
-  let hi: number;
-  if (typeof number === "number") {
-    check(number >= 0 && Number.isSafeInteger(number), "number", number);
-    lo = number >>> 0;
-    hi = (number - lo) / TWO_32;
-  } else {
-    check(number >= 0n && number < 1n << 64n, "number", number);
-    lo = Number(number & 0xffffffffn);
-    hi = Number(number >> 32n);
-  }
+  const { number, flag, route, timeout = 0 } = frame;
+  check(typeof number === "number" ? number >= 0 && Number.isSafeInteger(number) : number >= 0n && number < 1n << 64n, "number", number);
   check(isInt32(flag), "flag", flag);
   check(isInt32(route), "route", route);
   check(Number.isInteger(timeout) && timeout >= 0 && timeout < TWO_32, "timeout", timeout);
+  return writeFrame(frame, allocator);
+}
 
+/**
+ * @internal {@link encodeFrame} without the range checks, for the muxer: every
+ * frame it writes is valid by construction (routes checked on the way in, numbers
+ * its own or decoded, timeouts clamped), and a page should not pay for checking twice.
+ */
+export function writeFrame(frame: Frame, allocator?: FrameAllocator): Uint8Array {
+  const { number, flag, route, data, timeout = 0 } = frame;
+  // The uint64 as two uint32 halves, shared by sizing and writing.
+  const lo = typeof number === "number" ? number >>> 0 : Number(number & 0xffffffffn);
+  const hi = typeof number === "number" ? (number - lo) / TWO_32 : Number(number >> 32n);
   const length = data.length;
   const size =
     (lo || hi ? 1 + varintSize(lo, hi) : 0) +
-      (flag ? 1 + int32Size(flag) : 0) +
-      (route ? 1 + int32Size(route) : 0) +
-      (length ? 1 + varintSize(length, 0) + length : 0) +
+    (flag ? 1 + int32Size(flag) : 0) +
+    (route ? 1 + int32Size(route) : 0) +
+    (length ? 1 + varintSize(length, 0) + length : 0) +
     (timeout ? 1 + varintSize(timeout, 0) : 0);
   const out = allocator ? allocator.allocate(size) : new Uint8Array(size);
   let pos = 0;
@@ -114,19 +116,18 @@ export function encodeFrame(frame: Frame, allocator?: FrameAllocator): Uint8Arra
  * The flag is returned as read, known or not: deciding what to do with it is the caller's job.
  */
 export function decodeFrame(bytes: Uint8Array): Frame {
-  // One reader for every frame: decoding is synchronous, so it is never in use twice.
-  const reader = frameReader.reset(bytes);
+  start(bytes);
   const frame: Frame = { number: 0, flag: 0, route: 0, data: EMPTY };
   let timeout = 0;
-  while (reader.more()) {
-    const tag = reader.tag();
+  while (pos < buf.length) {
+    const tag = readTag();
     // A known field with an unexpected wire type is an unknown field to protobuf, and skipped.
-    if (tag === 0x08) frame.number = reader.uint64();
-    else if (tag === 0x10) frame.flag = reader.varint() | 0;
-    else if (tag === 0x18) frame.route = reader.varint() | 0;
-    else if (tag === 0x22) frame.data = reader.bytes();
-    else if (tag === 0x28) timeout = reader.varint(); // uint32: the low 32 bits, as protobuf truncates
-    else reader.skip(tag, 0);
+    if (tag === 0x08) frame.number = readUint64();
+    else if (tag === 0x10) frame.flag = readVarint() | 0;
+    else if (tag === 0x18) frame.route = readVarint() | 0;
+    else if (tag === 0x22) frame.data = readBytes();
+    else if (tag === 0x28) timeout = readVarint(); // uint32: the low 32 bits, as protobuf truncates
+    else skip(tag, 0);
   }
   if (timeout) frame.timeout = timeout;
   return frame;
@@ -155,13 +156,13 @@ export function encodeErrorReply(reply: ErrorReply): Uint8Array {
 
 /** Decodes an {@link ErrorReply}; throws a `protocol` {@link BimuxError} on bad bytes. */
 export function decodeErrorReply(bytes: Uint8Array): ErrorReply {
-  const reader = new Reader(bytes);
+  start(bytes);
   const reply: ErrorReply = { code: "", message: "" };
-  while (reader.more()) {
-    const tag = reader.tag();
-    if (tag === 0x0a) reply.code = utf8Decoder.decode(reader.bytes());
-    else if (tag === 0x12) reply.message = utf8Decoder.decode(reader.bytes());
-    else reader.skip(tag, 0);
+  while (pos < buf.length) {
+    const tag = readTag();
+    if (tag === 0x0a) reply.code = utf8Decoder.decode(readBytes());
+    else if (tag === 0x12) reply.message = utf8Decoder.decode(readBytes());
+    else skip(tag, 0);
   }
   return reply;
 }
@@ -212,117 +213,85 @@ function writeBytes(out: Uint8Array, pos: number, tag: number, bytes: Uint8Array
   return pos + bytes.length;
 }
 
-/** A cursor over protobuf bytes. */
-class Reader {
-  #buf: Uint8Array;
-  #pos = 0;
-  /** The high 32 bits of the last varint read. */
-  #hi = 0;
+// The decoding cursor: plain module state rather than a reader object, since
+// decoding is synchronous and never nested (one decode finishes before the next
+// starts), and functions over shared variables minify to a fraction of methods.
+let buf: Uint8Array = EMPTY;
+let pos = 0;
+/** The high 32 bits of the last varint read. */
+let hi = 0;
 
-  constructor(buf: Uint8Array) {
-    this.#buf = buf;
-  }
-
-  /** Points the reader at the start of `buf`. */
-  reset(buf: Uint8Array): this {
-    this.#buf = buf;
-    this.#pos = this.#hi = 0;
-    return this;
-  }
-
-  more(): boolean {
-    return this.#pos < this.#buf.length;
-  }
-
-  /** Reads a field tag: a varint of at most 32 bits with a field number of at least 1. */
-  tag(): number {
-    const tag = this.varint();
-    if (this.#hi || tag < 8) throw malformed("invalid field tag");
-    return tag;
-  }
-
-  /** Reads a varint of up to ten bytes; returns the low 32 bits and keeps the high ones in #hi. */
-  varint(): number {
-    let lo = 0;
-    let hi = 0;
-    for (let shift = 0; shift < 64; shift += 7) {
-      const b = this.#byte();
-      const bits = b & 0x7f;
-      if (shift < 28) lo |= bits << shift;
-      else if (shift === 28) {
-        // The fifth byte straddles the halves: four bits to lo, three to hi.
-        lo |= bits << 28;
-        hi = bits >> 4;
-      } else if (shift < 63) hi |= bits << (shift - 32);
-      // The tenth byte holds bit 63 alone; anything more overflows 64 bits, which Go rejects too.
-      else if (b > 1) throw malformed("varint overflows 64 bits");
-      else hi |= b << 31;
-      if (b < 0x80) {
-        this.#hi = hi >>> 0;
-        return lo >>> 0;
-      }
-    }
-    throw malformed("varint overflows 64 bits");
-  }
-
-  uint64(): WireNumber {
-    const lo = this.varint();
-    const hi = this.#hi;
-    // Below 2^53 the value is exact as a double; above, a bigint keeps every bit.
-    return hi < 0x200000 ? hi * TWO_32 + lo : (BigInt(hi) << 32n) | BigInt(lo);
-  }
-
-  bytes(): Uint8Array {
-    const length = this.varint();
-    const start = this.#pos;
-    if (this.#hi || start + length > this.#buf.length) throw malformed("truncated field");
-    this.#pos += length;
-    return this.#buf.subarray(start, this.#pos);
-  }
-
-  /** Skips the field whose tag was just read; `depth` bounds nested groups. */
-  skip(tag: number, depth: number): void {
-    switch (tag & 7) {
-      case 0:
-        this.varint();
-        return;
-      case 1:
-        return this.#advance(8);
-      case 2:
-        this.bytes();
-        return;
-      case 5:
-        return this.#advance(4);
-      case 3: {
-        // A (deprecated) group: skip fields until its matching end-group tag.
-        if (depth >= 32) throw malformed("groups nested too deep");
-        for (;;) {
-          if (!this.more()) throw malformed("unterminated group");
-          const inner = this.tag();
-          if ((inner & 7) === 4) {
-            if (inner >>> 3 !== tag >>> 3) throw malformed("mismatched end-group tag");
-            return;
-          }
-          this.skip(inner, depth + 1);
-        }
-      }
-      default:
-        throw malformed(`invalid wire type ${tag & 7}`);
-    }
-  }
-
-  #advance(n: number): void {
-    if (this.#pos + n > this.#buf.length) throw malformed("truncated field");
-    this.#pos += n;
-  }
-
-  #byte(): number {
-    if (!this.more()) throw malformed("truncated field");
-    return this.#buf[this.#pos++]!;
-  }
+function start(bytes: Uint8Array): void {
+  buf = bytes;
+  pos = hi = 0;
 }
 
-const frameReader = new Reader(EMPTY);
+/** Reads a field tag: a varint of at most 32 bits with a field number of at least 1. */
+function readTag(): number {
+  const tag = readVarint();
+  if (hi || tag < 8) throw malformed("invalid field tag");
+  return tag;
+}
+
+/** Reads a varint of up to ten bytes; returns the low 32 bits and keeps the high ones in `hi`. */
+function readVarint(): number {
+  let lo = 0;
+  hi = 0;
+  for (let shift = 0; shift < 64; shift += 7) {
+    if (pos >= buf.length) throw malformed("truncated field");
+    const b = buf[pos++]!;
+    const bits = b & 0x7f;
+    if (shift < 28) lo |= bits << shift;
+    else if (shift === 28) {
+      // The fifth byte straddles the halves: four bits to lo, three to hi.
+      lo |= bits << 28;
+      hi = bits >> 4;
+    } else if (shift < 63) hi |= bits << (shift - 32);
+    // The tenth byte holds bit 63 alone; anything more overflows 64 bits, which Go rejects too.
+    else if (b > 1) break;
+    else hi |= b << 31;
+    if (b < 0x80) {
+      hi >>>= 0;
+      return lo >>> 0;
+    }
+  }
+  throw malformed("varint overflows 64 bits");
+}
+
+function readUint64(): WireNumber {
+  const lo = readVarint();
+  // Below 2^53 the value is exact as a double; above, a bigint keeps every bit.
+  return hi < 0x200000 ? hi * TWO_32 + lo : (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+function readBytes(): Uint8Array {
+  const length = readVarint();
+  const from = pos;
+  if (hi || from + length > buf.length) throw malformed("truncated field");
+  return buf.subarray(from, (pos += length));
+}
+
+/** Skips the field whose tag was just read; `depth` bounds nested groups. */
+function skip(tag: number, depth: number): void {
+  const type = tag & 7;
+  if (type === 0) readVarint();
+  else if (type === 2) readBytes();
+  else if (type === 1 || type === 5) {
+    if ((pos += type === 1 ? 8 : 4) > buf.length) throw malformed("truncated field");
+  } else if (type === 3) {
+    // A (deprecated) group: skip fields until its matching end-group tag.
+    if (depth >= 32) throw malformed("groups nested too deep");
+    for (;;) {
+      if (pos >= buf.length) throw malformed("unterminated group");
+      const inner = readTag();
+      if ((inner & 7) === 4) {
+        if (inner >>> 3 !== tag >>> 3) throw malformed("mismatched end-group tag");
+        return;
+      }
+      skip(inner, depth + 1);
+    }
+  } else throw malformed(`invalid wire type ${type}`);
+}
 
 function malformed(detail: string): BimuxError {
   return new BimuxError("protocol", `malformed message: ${detail}`);

@@ -10,7 +10,7 @@ import {
   decodeErrorReply,
   decodeFrame,
   encodeErrorReply,
-  encodeFrame,
+  writeFrame,
   checkRoute,
   type Frame,
   type FrameAllocator,
@@ -429,7 +429,7 @@ export class Muxer {
   /** Encodes an outbound frame, refusing what the peer would refuse as too large. */
   #encode(frame: Frame): Uint8Array {
     const duplex = this.#duplex;
-    const bytes = encodeFrame(frame, duplex.allocate ? (duplex as FrameAllocator) : undefined);
+    const bytes = writeFrame(frame, duplex.allocate ? (duplex as FrameAllocator) : undefined);
     if (bytes.length > this.#maxSize) throw new BimuxError("too_large", `${bytes.length} bytes exceed the limit of ${this.#maxSize}`);
     return bytes;
   }
