@@ -30,7 +30,7 @@ import {
 import { BimuxError, isErrorCode } from "./errors.js";
 import { EXTENSIONS_PROTOCOL } from "./extensions.js";
 import { Keepalive, type KeepaliveOwner } from "./keepalive.js";
-import { WriteQueue } from "./write-queue.js";
+import { Backpressure } from "./backpressure.js";
 
 /** Called once when a connection ends, whichever side ended it. */
 export type CloseHook = (muxer: Muxer) => void;
@@ -78,9 +78,15 @@ export interface MuxerOptions {
   maxMessageSize?: number;
   /** Inbound requests served at once; more get an `overloaded` error reply. Default 1000. */
   maxConcurrent?: number;
-  /** Bytes the transport may buffer before writes wait here (backpressure). Default 1 MiB. */
+  /**
+   * Bytes the transport may buffer before `send` and `writePacket` resolve only
+   * once it drains below this again (backpressure: await them). Default 1 MiB.
+   */
   highWaterMark?: number;
-  /** Bytes that may wait here behind a full transport; past that, writes fail with `overloaded`. Default 16 MiB. */
+  /**
+   * Bytes the transport may buffer beyond `highWaterMark`; past that, writes fail
+   * with `overloaded`, and a peer whose answers pile up there is closed with 1008. Default 16 MiB.
+   */
   maxQueuedBytes?: number;
   /** Put handlers' stack traces in error replies. For development: stacks tell an attacker about your code. */
   exposeStack?: boolean;
@@ -126,7 +132,7 @@ export class Muxer {
   #options: MuxerOptions;
   #calls: CallTable;
   #dispatcher: Dispatcher;
-  #writes: WriteQueue;
+  #writes: Backpressure;
   #keepalive: Keepalive | undefined;
   #timeout: number;
   #maxSize: number;
@@ -147,7 +153,7 @@ export class Muxer {
     this.extensions = duplex.protocol === EXTENSIONS_PROTOCOL;
     const link = new Muxer.#Link(this);
     this.#calls = new CallTable(link);
-    this.#writes = new WriteQueue(duplex, options.highWaterMark ?? MiB, options.maxQueuedBytes ?? 16 * MiB);
+    this.#writes = new Backpressure(duplex, options.highWaterMark ?? MiB, options.maxQueuedBytes ?? 16 * MiB);
     this.#dispatcher = new Dispatcher(link, options);
     for (const [route, handler] of Object.entries(options.handlers ?? {})) this.handle(+route, handler);
     for (const [route, handler] of Object.entries(options.onewayHandlers ?? {})) this.handleOneway(+route, handler);
@@ -248,9 +254,9 @@ export class Muxer {
     return this.#dispatcher.inFlight;
   }
 
-  /** Bytes written but not yet sent on the network: buffered by the transport plus waiting here. */
+  /** Bytes written but not yet sent on the network (the transport's `bufferedAmount`). */
   get bufferedAmount(): number {
-    return this.#duplex.bufferedAmount + this.#writes.queuedBytes;
+    return this.#duplex.bufferedAmount;
   }
 
   /**
@@ -288,7 +294,7 @@ export class Muxer {
       const bytes = this.#encode(frame);
       const reply = this.#calls.add(number, route, timeout, signal);
       try {
-        this.#writes.write(bytes)?.catch((error: BimuxError) => this.#calls.fail(number, error));
+        this.#writes.write(bytes);
       } catch (error) {
         this.#calls.fail(number, BimuxError.from(error, "closed"));
       }
@@ -368,9 +374,10 @@ export class Muxer {
     if (!(data instanceof Uint8Array)) throw new BimuxError("invalid_argument", "data must be a Uint8Array");
   }
 
-  /** Writes `bytes`; resolves once they are handed to the transport. */
+  /** Writes `bytes`; resolves at once, or once the transport has drained below the high-water mark. */
   #written(bytes: Uint8Array): Promise<void> {
-    return this.#writes.write(bytes) ?? resolved;
+    this.#writes.write(bytes);
+    return this.#writes.drained() ?? resolved;
   }
 
   #receive(data: Uint8Array | string): void {
@@ -411,8 +418,7 @@ export class Muxer {
   #send(frame: Frame): void {
     if (this.#closeInfo) return;
     try {
-      // A rejection only comes with the close, which everyone waiting is told of.
-      this.#writes.write(this.#encode(frame), frame.flag >= CANCEL)?.catch(() => {});
+      this.#writes.write(this.#encode(frame), frame.flag >= CANCEL);
     } catch (error) {
       const failure = BimuxError.from(error, "closed");
       const { code, rawMessage } = failure;

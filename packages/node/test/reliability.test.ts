@@ -192,7 +192,7 @@ describe("backpressure over WebSocket", () => {
     expect(refused?.code).toBe("overloaded");
     // Before refusing, it made senders wait: their promises were still pending.
     expect(sends.length - settled).toBeGreaterThan(1);
-    // What waits in bimux stays under its cap; the rest sits in ws and the kernel's buffers.
+    // What ws buffers stays near the cap: writes past it were refused, not buffered.
     expect(peer.bufferedAmount).toBeLessThan(64 * 1024 * 1024);
     const waiting = sends.length;
     raw.resume();
