@@ -43,8 +43,6 @@ export interface DispatcherHost {
   reply(frame: Frame): void;
   /** A one-way handler failed: nobody is waiting to be told, so it is reported locally. */
   report(error: BimuxError): void;
-  /** Why the connection closed, once it has. */
-  closedReason(): BimuxError | undefined;
 }
 
 /** The settings a {@link Dispatcher} reads (the muxer's options). */
@@ -59,36 +57,30 @@ export interface DispatcherOptions {
 
 /**
  * An inbound call in progress. Its AbortController, and the timer for the
- * caller's deadline, are only made if the handler asks for the signal.
+ * caller's deadline, are only made if the handler asks for the signal; an abort
+ * that comes first is kept, so a handler that looks later still sees it.
  */
 class InboundCall implements CallContext {
   #controller: AbortController | undefined;
   #deadline: ReturnType<typeof setTimeout> | undefined;
-
+  #reason: BimuxError | undefined;
   #receivedAt: number;
-  #host: DispatcherHost;
 
   constructor(
     readonly number: WireNumber,
     readonly route: number,
     readonly timeout: number | undefined,
-    host: DispatcherHost,
   ) {
-    this.#host = host;
     this.#receivedAt = timeout ? Date.now() : 0;
   }
 
   get signal(): AbortSignal {
     if (!this.#controller) {
-      this.#controller = new AbortController();
-      const closed = this.#host.closedReason();
-      if (closed) this.abort(closed);
-      else if (this.timeout) {
-        this.#deadline = setTimeout(
-          () => this.abort(new BimuxError("timeout", `the caller's ${this.timeout} ms passed`)),
-          this.#receivedAt + this.timeout - Date.now(),
-        );
-      }
+      const controller = (this.#controller = new AbortController());
+      const expire = () => this.abort(new BimuxError("timeout", `the caller's ${this.timeout} ms passed`));
+      if (this.#reason) controller.abort(this.#reason);
+      else if (this.expired) expire();
+      else if (this.timeout) this.#deadline = setTimeout(expire, this.#receivedAt + this.timeout - Date.now());
     }
     return this.#controller.signal;
   }
@@ -100,6 +92,7 @@ class InboundCall implements CallContext {
 
   abort(reason: BimuxError): void {
     this.done();
+    this.#reason ??= reason;
     this.#controller?.abort(reason);
   }
 
@@ -118,11 +111,8 @@ export class Dispatcher {
   // and a server may hold tens of thousands of idle ones.
   #rpcRoutes: Map<number, RpcHandler> | undefined;
   #onewayRoutes: Map<number, OnewayHandler> | undefined;
-  // Only calls whose handler went asynchronous are here: the others are already answered.
-  #inFlight: Set<InboundCall> | undefined;
-  // The same calls by number, for cancel. A peer that reuses a number in flight (it
-  // must not) gets its latest call cancelled, but every call is still aborted on close.
-  #byNumber: Map<WireNumber, InboundCall> | undefined;
+  // Calls whose handler went asynchronous, by number (the others are already answered).
+  #inFlight: Map<WireNumber, InboundCall> | undefined;
   #host: DispatcherHost;
   #options: DispatcherOptions;
 
@@ -131,7 +121,7 @@ export class Dispatcher {
     this.#options = options;
   }
 
-  /** How many inbound calls are being served asynchronously right now. */
+  /** How many inbound calls are being served right now. */
   get inFlight(): number {
     return this.#inFlight?.size ?? 0;
   }
@@ -151,30 +141,31 @@ export class Dispatcher {
     const { onRpc, maxConcurrent = 1000 } = this.#options;
     const { number, route } = frame;
     const handler = this.#rpcRoutes?.get(route) ?? onRpc;
-    const call = new InboundCall(number, route, frame.timeout, host);
+    const call = new InboundCall(number, route, frame.timeout);
     if (!handler) return this.#answer(call, undefined, new BimuxError("unimplemented", `no handler for route ${route}`));
     if (this.inFlight >= maxConcurrent) {
       return this.#answer(call, undefined, new BimuxError("overloaded", `over ${maxConcurrent} calls in flight`));
     }
-    let result: RpcResult | Promise<RpcResult>;
-    try {
-      result = handler(route, frame.data, host.muxer, call);
-    } catch (error) {
-      return this.#answer(call, undefined, error ?? "undefined");
-    }
-    if (!isPromise(result)) return this.#answer(call, result);
-    const inFlight = (this.#inFlight ??= new Set());
-    const byNumber = (this.#byNumber ??= new Map());
-    inFlight.add(call);
-    byNumber.set(number, call);
+    // In flight from before its handler runs, so that a close during even its
+    // synchronous part aborts it. A peer that reuses a number still in flight (it
+    // must not) can be answered only once on it: the earlier call is aborted, unanswered.
+    const inFlight = (this.#inFlight ??= new Map());
+    inFlight.get(number)?.abort(new BimuxError("aborted", `the caller reused number ${number}`));
+    inFlight.set(number, call);
     // Answer only if the call is still ours: not cancelled, connection not closed.
     const settle = (value: RpcResult | undefined, error?: unknown) => {
-      if (inFlight.delete(call)) {
-        if (byNumber.get(number) === call) byNumber.delete(number);
+      if (inFlight.get(number) === call) {
+        inFlight.delete(number);
         this.#answer(call, value, error);
       }
     };
-    result.then(settle, (error: unknown) => settle(undefined, error ?? "undefined"));
+    try {
+      const result = handler(route, frame.data, host.muxer, call);
+      if (isPromise(result)) result.then(settle, (error: unknown) => settle(undefined, error ?? "undefined"));
+      else settle(result);
+    } catch (error) {
+      settle(undefined, error ?? "undefined");
+    }
   }
 
   /** Sends the one answer to `call`: its handler's bytes, or an error reply. */
@@ -194,10 +185,9 @@ export class Dispatcher {
 
   /** The caller gave up on call `number`: abort its handler's signal, and send no answer. */
   cancel(number: WireNumber): void {
-    const call = this.#byNumber?.get(number);
+    const call = this.#inFlight?.get(number);
     if (call) {
-      this.#byNumber!.delete(number);
-      this.#inFlight!.delete(call);
+      this.#inFlight!.delete(number);
       call.abort(new BimuxError("aborted", "the caller cancelled the call"));
     }
   }
@@ -220,9 +210,8 @@ export class Dispatcher {
 
   /** The connection closed: tell every handler still running, through its signal. */
   abortAll(reason: BimuxError): void {
-    const calls = [...(this.#inFlight ?? [])];
+    const calls = [...(this.#inFlight?.values() ?? [])];
     this.#inFlight?.clear();
-    this.#byNumber?.clear();
     for (const call of calls) call.abort(reason);
   }
 }

@@ -195,10 +195,6 @@ export class Muxer {
       this.muxer.#report(error);
     }
 
-    closedReason(): BimuxError | undefined {
-      return this.muxer.#closeError;
-    }
-
     /** Tells the callee to stop; a Go peer would not know the flag, so it is only sent when negotiated. */
     abandoned(number: number): void {
       if (this.muxer.extensions) this.muxer.#write(number, CANCEL);

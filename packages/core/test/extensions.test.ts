@@ -87,16 +87,39 @@ describe("cancellation and deadlines", () => {
   });
 
   it("a handler that looks at its signal after the deadline finds it aborted", async () => {
+    let aborted: boolean | undefined;
     const { muxer, far } = rawPeer({
       onRpc: async (_r, _d, _m, ctx) => {
         await sleep(30);
-        return bytes(String(ctx.signal.aborted));
+        aborted = ctx.signal.aborted;
+        return bytes("late");
       },
     });
     const { encodeFrame } = await import("../src/codec.js");
     far.send(encodeFrame({ number: 1, flag: Flag.request, route: 1, data: bytes(""), timeout: 10 }));
     await sleep(60);
+    expect(aborted).toBe(true);
     expect(muxer.servingCalls).toBe(0);
+  });
+
+  it("a handler that looks at its signal only after the caller cancelled, or the connection closed, finds it aborted", async () => {
+    const reasons: unknown[] = [];
+    const { muxer, far, received } = rawPeer({
+      onRpc: async (_r, _d, _m, ctx) => {
+        await sleep(20);
+        reasons.push(ctx.signal.aborted && (ctx.signal.reason as BimuxError).code);
+        return bytes("late");
+      },
+    });
+    const { encodeFrame } = await import("../src/codec.js");
+    far.send(encodeFrame({ number: 1, flag: Flag.request, route: 1, data: bytes("") }));
+    far.send(encodeFrame({ number: 2, flag: Flag.request, route: 1, data: bytes("") }));
+    far.send(encodeFrame({ number: 1, flag: Flag.cancel, route: 0, data: bytes("") }));
+    await sleep(1);
+    muxer.close();
+    await sleep(40);
+    expect(reasons.sort()).toEqual(["aborted", "closed"]);
+    expect(received).toEqual([]); // neither was answered
   });
 });
 
