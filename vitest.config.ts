@@ -1,7 +1,16 @@
 import { fileURLToPath } from "node:url";
-import { defineConfig } from "vitest/config";
+import { defineConfig, type Plugin } from "vitest/config";
 
 const src = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+/** Core with the page's timers, as its `browser` build has them (see packages/core/src/timers.ts). */
+const browserTimers: Plugin = {
+  name: "bimux-browser-timers",
+  enforce: "pre",
+  resolveId(source, importer) {
+    if (source === "./timers.js" && importer?.includes("/packages/core/src/")) return src("./packages/core/src/timers.browser.ts");
+  },
+};
 
 export default defineConfig({
   resolve: {
@@ -14,7 +23,18 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ["packages/*/test/**/*.test.ts"],
     testTimeout: 20_000,
+    projects: [
+      { extends: true, test: { name: "server timers", include: ["packages/*/test/**/*.test.ts"] } },
+      {
+        extends: true,
+        plugins: [browserTimers],
+        // Everything a page runs: the muxer's and the browser package's tests again, on the page's timers.
+        test: {
+          name: "browser timers",
+          include: ["packages/core/test/{muxer,extensions,reconnect}.test.ts", "packages/browser/test/**/*.test.ts"],
+        },
+      },
+    ],
   },
 });

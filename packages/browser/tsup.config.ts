@@ -7,6 +7,8 @@ const shared = {
   target: "es2022",
   tsconfig: "tsconfig.json",
   noExternal: ["@bimux/core"],
+  // Resolves core through its `browser` export condition: the page's timers.
+  platform: "browser",
 } as const;
 
 export default defineConfig([
@@ -25,6 +27,5 @@ export default defineConfig([
     format: ["iife"],
     globalName: "bimux",
     minify: true,
-    platform: "browser",
   },
 ]);

@@ -1,11 +1,11 @@
 import { BimuxError } from "./errors.js";
+import { startDeadline, stopDeadline, type Deadline } from "./timers.js";
 
 /** One outbound call waiting for its reply. */
-class PendingCall {
+class PendingCall implements Deadline {
   resolve!: (data: Uint8Array) => void;
   reject!: (error: BimuxError) => void;
-  /** The deadline slot the call waits in, if it has a timeout. */
-  slot: Set<PendingCall> | undefined;
+  slot: unknown;
   onAbort: (() => void) | undefined;
 
   constructor(
@@ -15,49 +15,9 @@ class PendingCall {
     readonly timeout: number,
     readonly signal: AbortSignal | undefined,
   ) {}
-}
 
-// Deadlines: rather than a timer per call (a quarter of the cost of a call under
-// load), every call with a timeout waits in a slot of TICK_MS, and one interval
-// timer, shared by all connections and running only while some call waits, expires
-// the slots that are due. A call times out at most TICK_MS late, never early.
-const TICK_MS = 10;
-const slots = new Map<number, Set<PendingCall>>();
-let ticker: ReturnType<typeof setInterval> | undefined;
-let lastTick = 0;
-// Calls made close together share a slot: remember the last one to skip the lookup.
-let lastDue = 0;
-let lastSlot: Set<PendingCall> | undefined;
-
-function schedule(call: PendingCall): void {
-  const due = Math.ceil((Date.now() + call.timeout) / TICK_MS);
-  // A slot not yet due is never expired, so the cached one is still in the map.
-  let slot = due === lastDue ? lastSlot : slots.get(due);
-  if (!slot) slots.set(due, (slot = new Set()));
-  lastDue = due;
-  lastSlot = slot;
-  slot.add(call);
-  call.slot = slot;
-  if (!ticker) {
-    lastTick = Math.floor(Date.now() / TICK_MS);
-    ticker = setInterval(tick, TICK_MS);
-    // In Node, waiting calls must not hold the process open by themselves: their connection does.
-    (ticker as { unref?: () => void }).unref?.();
-  }
-}
-
-function tick(): void {
-  const now = Math.floor(Date.now() / TICK_MS);
-  // Every slot since the last tick, in case the event loop was held up.
-  for (; lastTick <= now; lastTick++) {
-    const slot = slots.get(lastTick);
-    if (!slot) continue;
-    slots.delete(lastTick);
-    for (const call of slot) call.table.giveUp(call, "timeout", `timed out after ${call.timeout} ms`);
-  }
-  if (!slots.size) {
-    clearInterval(ticker);
-    ticker = undefined;
+  expire(): void {
+    this.table.giveUp(this, "timeout", `timed out after ${this.timeout} ms`);
   }
 }
 
@@ -101,7 +61,7 @@ export class CallTable {
       call.resolve = resolve;
       call.reject = reject;
     });
-    if (timeout !== Infinity) schedule(call);
+    if (timeout !== Infinity) startDeadline(call);
     if (signal) {
       call.onAbort = () => this.giveUp(call, "aborted", "was aborted", signal.reason);
       signal.addEventListener("abort", call.onAbort, { once: true });
@@ -141,7 +101,7 @@ export class CallTable {
     const call = this.#calls?.get(number);
     if (call) {
       this.#calls!.delete(number);
-      call.slot?.delete(call);
+      stopDeadline(call);
       if (call.onAbort) call.signal!.removeEventListener("abort", call.onAbort);
     }
     return call;

@@ -1,0 +1,99 @@
+// How bimux keeps time: the deadlines of outbound calls and the keepalive ticks.
+// This is the server-scale version, for a process holding thousands of
+// connections and hundreds of thousands of calls a second; `timers.browser.ts`
+// is what a page gets instead (the `browser` build of this package), where
+// simpler timers cost fewer bytes. Both keep the same contract, tested alike.
+
+/** Something that expires at a deadline: an outbound call waiting for its reply. */
+export interface Deadline {
+  /** Milliseconds from now. */
+  readonly timeout: number;
+  /** Where the timers keep it; theirs alone. */
+  slot: unknown;
+  /** The deadline passed. Called once, unless stopped first. */
+  expire(): void;
+}
+
+/** Something woken every `interval` ms while it is joined: a keepalive. */
+export interface Ticking {
+  /** Where the timers keep it; theirs alone. */
+  timer: unknown;
+  tick(): void;
+}
+
+// Rather than a timer per call (a quarter of the cost of a call under load), every
+// deadline waits in a slot of TICK_MS, and one interval timer, shared by all
+// connections and running only while some deadline waits, expires the slots that
+// are due. A deadline fires at most TICK_MS late, never early.
+const TICK_MS = 10;
+const slots = new Map<number, Set<Deadline>>();
+let ticker: ReturnType<typeof setInterval> | undefined;
+let lastTick = 0;
+// Calls made close together share a slot: remember the last one to skip the lookup.
+let lastDue = 0;
+let lastSlot: Set<Deadline> | undefined;
+
+/** Calls `item.expire()` once `item.timeout` ms have passed, unless {@link stopDeadline} comes first. */
+export function startDeadline(item: Deadline): void {
+  const due = Math.ceil((Date.now() + item.timeout) / TICK_MS);
+  // A slot not yet due is never expired, so the cached one is still in the map.
+  let slot = due === lastDue ? lastSlot : slots.get(due);
+  if (!slot) slots.set(due, (slot = new Set()));
+  lastDue = due;
+  lastSlot = slot;
+  slot.add(item);
+  item.slot = slot;
+  if (!ticker) {
+    lastTick = Math.floor(Date.now() / TICK_MS);
+    ticker = setInterval(expireDue, TICK_MS);
+    // In Node, waiting calls must not hold the process open by themselves: their connection does.
+    (ticker as { unref?: () => void }).unref?.();
+  }
+}
+
+export function stopDeadline(item: Deadline): void {
+  (item.slot as Set<Deadline> | undefined)?.delete(item);
+}
+
+function expireDue(): void {
+  const now = Math.floor(Date.now() / TICK_MS);
+  // Every slot since the last tick, in case the event loop was held up.
+  for (; lastTick <= now; lastTick++) {
+    const slot = slots.get(lastTick);
+    if (!slot) continue;
+    slots.delete(lastTick);
+    for (const item of slot) item.expire();
+  }
+  if (!slots.size) {
+    clearInterval(ticker);
+    ticker = undefined;
+  }
+}
+
+/** One interval timer per interval length, and the members it wakes: a server may hold 10,000 keepalives. */
+const tickers = new Map<number, { timer: ReturnType<typeof setInterval>; members: Set<Ticking> }>();
+
+/** Calls `member.tick()` every `interval` ms until {@link leave}. */
+export function join(interval: number, member: Ticking): void {
+  let group = tickers.get(interval);
+  if (!group) {
+    const members = new Set<Ticking>();
+    const timer = setInterval(() => {
+      for (const m of members) m.tick();
+    }, interval);
+    // In Node, keepalives alone must not hold the process open.
+    (timer as { unref?: () => void }).unref?.();
+    tickers.set(interval, (group = { timer, members }));
+  }
+  group.members.add(member);
+  member.timer = interval;
+}
+
+export function leave(member: Ticking): void {
+  const interval = member.timer as number;
+  const group = tickers.get(interval);
+  if (group?.members.delete(member) && !group.members.size) {
+    clearInterval(group.timer);
+    tickers.delete(interval);
+  }
+}

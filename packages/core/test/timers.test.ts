@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import * as server from "../src/timers.js";
+import * as browser from "../src/timers.browser.js";
+import { sleep } from "../../../test-support/helpers.js";
+
+describe.each([
+  ["server (shared wheel)", server],
+  ["browser (timer each)", browser],
+])("timers: %s", (_name, timers) => {
+  const deadline = (timeout: number, fired: number[], started: number) => ({
+    timeout,
+    slot: undefined as unknown,
+    expire: () => void fired.push(Date.now() - started),
+  });
+
+  it("expires a deadline once, after its timeout and not long after", async () => {
+    const fired: number[] = [];
+    const started = Date.now();
+    timers.startDeadline(deadline(30, fired, started));
+    await sleep(120);
+    expect(fired).toHaveLength(1);
+    expect(fired[0]).toBeGreaterThanOrEqual(29); // timers may round the last millisecond
+    expect(fired[0]).toBeLessThan(100);
+  });
+
+  it("never expires a stopped deadline, and keeps the others", async () => {
+    const fired: number[] = [];
+    const started = Date.now();
+    const stopped = deadline(20, fired, started);
+    timers.startDeadline(stopped);
+    timers.startDeadline(deadline(25, fired, started));
+    timers.stopDeadline(stopped);
+    await sleep(80);
+    expect(fired).toHaveLength(1);
+  });
+
+  it("ticks a member every interval until it leaves", async () => {
+    let ticks = 0;
+    const member = { timer: undefined as unknown, tick: () => void ticks++ };
+    timers.join(20, member);
+    await sleep(110);
+    timers.leave(member);
+    const seen = ticks;
+    expect(seen).toBeGreaterThanOrEqual(3);
+    expect(seen).toBeLessThanOrEqual(6);
+    await sleep(60);
+    expect(ticks).toBe(seen);
+  });
+});
