@@ -19,34 +19,33 @@ export interface OpenWebSocketOptions {
 export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): Promise<Duplex> {
   const { protocols, signal, timeout = 10_000 } = options;
   return new Promise<Duplex>((resolve, reject) => {
-    const fail = (code: "aborted" | "unavailable" | "invalid_argument", message: string, cause?: unknown) => {
+    const fail = (message: string, cause?: unknown, code: "aborted" | "unavailable" | "invalid_argument" = "unavailable") => {
       done();
       ws?.close();
       reject(new BimuxError(code, message, { cause }));
     };
-    const onAbort = () => fail("aborted", `opening ${url} was aborted`, signal?.reason);
-    const timer = setTimeout(() => fail("unavailable", `opening ${url} timed out after ${timeout} ms`), Math.min(timeout, 0x7fffffff));
+    const onAbort = () => fail(`opening ${url} was aborted`, signal!.reason, "aborted");
+    const timer = setTimeout(() => fail(`opening ${url} timed out after ${timeout} ms`), Math.min(timeout, 0x7fffffff));
     // The handlers go once settled: from then on the duplex owns the socket.
     const done = () => {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
-      if (ws) ws.onopen = ws.onerror = ws.onclose = null;
+      if (ws) ws.onopen = ws.onclose = null;
     };
     let ws: WebSocket | undefined;
-    if (!(timeout > 0)) return fail("invalid_argument", `timeout must be a positive number of ms, got ${timeout}`);
+    if (!(timeout > 0)) return fail(`timeout must be a positive number of ms, got ${timeout}`, undefined, "invalid_argument");
     if (signal?.aborted) return onAbort();
     try {
       ws = new WebSocket(url, protocols);
     } catch (error) {
-      return fail("invalid_argument", `cannot open ${url}: ${(error as Error).message}`, error);
+      return fail(`cannot open ${url}: ${(error as Error).message}`, error, "invalid_argument");
     }
     signal?.addEventListener("abort", onAbort, { once: true });
     ws.onopen = () => {
       done();
       resolve(webSocketDuplex(ws!));
     };
-    // Browsers say nothing about why a connection failed; the close code is all there is.
-    ws.onerror = () => fail("unavailable", `cannot connect to ${url}`);
-    ws.onclose = (event) => fail("unavailable", `connection to ${url} closed while opening (${event.code})`);
+    // A failed connection is an error event, which says nothing, then a close: the code is all there is.
+    ws.onclose = (event) => fail(`cannot connect to ${url} (close ${event.code})`);
   });
 }

@@ -176,11 +176,8 @@ export class Muxer {
     }
 
     closed(code: number, reason: string, error?: unknown): void {
-      this.muxer.#finish(
-        error === undefined
-          ? { code, reason, initiator: "remote" }
-          : { code, reason, initiator: "local", error: BimuxError.from(error, "unavailable") },
-      );
+      const initiator = error === undefined ? "remote" : "local";
+      this.muxer.#finish({ code, reason, initiator, error: error === undefined ? error : BimuxError.from(error, "unavailable") });
     }
 
     alive(): void {
