@@ -1,4 +1,6 @@
 import { defineConfig } from "tsup";
+// @ts-expect-error: a plain ES module, shared with scripts/size.mjs
+import { mangleProps } from "./mangle.mjs";
 
 // Core is inlined in every output: a page gets one self-contained file, and the
 // package has no runtime dependency whose version could drift from the one tested.
@@ -9,6 +11,9 @@ const shared = {
   noExternal: ["@bimux/core"],
   // Resolves core through its `browser` export condition: the page's timers.
   platform: "browser",
+  esbuildOptions(options: { mangleProps?: RegExp }) {
+    options.mangleProps = mangleProps;
+  },
 } as const;
 
 export default defineConfig([
