@@ -24,6 +24,7 @@ export const INTERNAL_NAMES = [
   "table",
   "slot",
   "timer",
+  "owner",
 ];
 
 export const mangleProps = new RegExp(`^(${INTERNAL_NAMES.join("|")})$`);

@@ -38,7 +38,8 @@ export interface CallContext {
 
 /** What the dispatcher needs from its muxer. */
 export interface DispatcherHost {
-  readonly muxer: Muxer;
+  /** The muxer handlers are given. */
+  readonly owner: Muxer;
   /** Writes a reply frame, unless the connection has closed. */
   reply(frame: Frame): void;
   /** A one-way handler failed: nobody is waiting to be told, so it is reported locally. */
@@ -160,7 +161,7 @@ export class Dispatcher {
       }
     };
     try {
-      const result = handler(route, frame.data, host.muxer, call);
+      const result = handler(route, frame.data, host.owner, call);
       if (isPromise(result)) result.then(settle, (error: unknown) => settle(undefined, error ?? "undefined"));
       else settle(result);
     } catch (error) {
@@ -201,7 +202,7 @@ export class Dispatcher {
       this.#host.report(new BimuxError(code, `one-way handler for route ${route} failed: ${rawMessage}`, { cause: error }));
     };
     try {
-      const result = handler?.(route, frame.data, this.#host.muxer);
+      const result = handler?.(route, frame.data, this.#host.owner);
       if (isPromise(result)) result.then(undefined, report);
     } catch (error) {
       report(error);

@@ -169,36 +169,36 @@ export class Muxer {
    * private members.
    */
   static #Link = class Link implements DuplexSink, DispatcherHost, KeepaliveOwner {
-    constructor(readonly muxer: Muxer) {}
+    constructor(readonly owner: Muxer) {}
 
     message(data: Uint8Array | string): void {
-      this.muxer.#receive(data);
+      this.owner.#receive(data);
     }
 
     closed(code: number, reason: string, error?: unknown): void {
       const initiator = error === undefined ? "remote" : "local";
-      this.muxer.#finish({ code, reason, initiator, error: error === undefined ? error : BimuxError.from(error, "unavailable") });
+      this.owner.#finish({ code, reason, initiator, error: error === undefined ? error : BimuxError.from(error, "unavailable") });
     }
 
     alive(): void {
-      this.muxer.#keepalive?.heard();
+      this.owner.#keepalive?.heard();
     }
 
     reply(frame: Frame): void {
-      this.muxer.#send(frame);
+      this.owner.#send(frame);
     }
 
     report(error: BimuxError): void {
-      this.muxer.#report(error);
+      this.owner.#report(error);
     }
 
     /** Tells the callee to stop; a Go peer would not know the flag, so it is only sent when negotiated. */
     abandoned(number: number): void {
-      if (this.muxer.extensions) this.muxer.#write(number, CANCEL);
+      if (this.owner.extensions) this.owner.#write(number, CANCEL);
     }
 
     probe(): boolean {
-      const muxer = this.muxer;
+      const muxer = this.owner;
       if (muxer.extensions) muxer.#write(0, PING);
       else muxer.#duplex.ping?.();
       return muxer.extensions || !!muxer.#duplex.ping;
@@ -206,7 +206,7 @@ export class Muxer {
 
     /** The peer stopped answering: give up on it now, rather than wait for TCP to notice. */
     lost(): void {
-      const muxer = this.muxer;
+      const muxer = this.owner;
       const error = new BimuxError("unavailable", "peer stopped answering keepalive");
       muxer.#finish({ code: ABNORMAL, reason: error.rawMessage, initiator: "local", error });
       if (muxer.#duplex.terminate) muxer.#duplex.terminate();
