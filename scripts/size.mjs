@@ -11,11 +11,10 @@ import { INTERNAL_NAMES } from "../packages/browser/mangle.mjs";
 /** The budget of issue 3 for dial and the muxer it returns, gzipped. Not met yet: see the report line. */
 const BUDGET = 5 * 1024;
 /**
- * What the build may not grow past: the size when the reliability features of
- * issue 4 (keepalive, backpressure, cancel, deadlines, limits) went in, rounded
- * up. A guard against regressions, not a replacement for the budget above.
+ * What the build may not grow past: the size reached on 2026-11-25 (5,552 B),
+ * rounded up. A guard against regressions, not a replacement for the budget above.
  */
-const CEILING = 6 * 1024;
+const CEILING = 5.5 * 1024;
 /** Code that must never reach a page: the generated protobuf types and their runtime. */
 const FORBIDDEN = [/\/src\/gen\//, /@bufbuild\//];
 
