@@ -116,13 +116,14 @@ export class Dispatcher {
   #inFlight: Map<WireNumber, InboundCall> | undefined;
   #host: DispatcherHost;
   #options: DispatcherOptions;
+  #closed: BimuxError | undefined;
 
   constructor(host: DispatcherHost, options: DispatcherOptions) {
     this.#host = host;
     this.#options = options;
   }
 
-  /** How many inbound calls are being served right now. */
+  /** How many inbound calls are being served asynchronously right now. */
   get inFlight(): number {
     return this.#inFlight?.size ?? 0;
   }
@@ -147,25 +148,33 @@ export class Dispatcher {
     if (this.inFlight >= maxConcurrent) {
       return this.#answer(call, undefined, new BimuxError("overloaded", `over ${maxConcurrent} calls in flight`));
     }
-    // In flight from before its handler runs, so that a close during even its
-    // synchronous part aborts it. A peer that reuses a number still in flight (it
-    // must not) can be answered only once on it: the earlier call is aborted, unanswered.
+    let result: RpcResult | Promise<RpcResult>;
+    try {
+      result = handler(route, frame.data, host.owner, call);
+    } catch (error) {
+      return this.#answer(call, undefined, error ?? "undefined");
+    }
+    // Answered at once, as most are: no bookkeeping. (After a close, the reply goes nowhere.)
+    if (!isPromise(result)) return this.#answer(call, result);
+    // The handler closed the connection in its synchronous part: nothing is in flight any more.
+    if (this.#closed) return call.abort(this.#closed);
+    // A peer that reuses a number still in flight (it must not) can be answered only
+    // once on it: the earlier call is aborted, unanswered.
     const inFlight = (this.#inFlight ??= new Map());
     inFlight.get(number)?.abort(new BimuxError("aborted", `the caller reused number ${number}`));
     inFlight.set(number, call);
-    // Answer only if the call is still ours: not cancelled, connection not closed.
-    const settle = (value: RpcResult | undefined, error?: unknown) => {
-      if (inFlight.get(number) === call) {
-        inFlight.delete(number);
-        this.#answer(call, value, error);
-      }
-    };
-    try {
-      const result = handler(route, frame.data, host.owner, call);
-      if (isPromise(result)) result.then(settle, (error: unknown) => settle(undefined, error ?? "undefined"));
-      else settle(result);
-    } catch (error) {
-      settle(undefined, error ?? "undefined");
+    result.then(
+      (value) => this.#settle(call, value),
+      (error: unknown) => this.#settle(call, undefined, error ?? "undefined"),
+    );
+  }
+
+  /** Answers `call` if it is still ours: not cancelled, not replaced, connection not closed. */
+  #settle(call: InboundCall, value: RpcResult | undefined, error?: unknown): void {
+    const inFlight = this.#inFlight!;
+    if (inFlight.get(call.number) === call) {
+      inFlight.delete(call.number);
+      this.#answer(call, value, error);
     }
   }
 
@@ -211,6 +220,7 @@ export class Dispatcher {
 
   /** The connection closed: tell every handler still running, through its signal. */
   abortAll(reason: BimuxError): void {
+    this.#closed = reason;
     const calls = [...(this.#inFlight?.values() ?? [])];
     this.#inFlight?.clear();
     for (const call of calls) call.abort(reason);

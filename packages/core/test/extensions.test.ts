@@ -121,6 +121,23 @@ describe("cancellation and deadlines", () => {
     expect(reasons.sort()).toEqual(["aborted", "closed"]);
     expect(received).toEqual([]); // neither was answered
   });
+
+  it("a handler that closes the connection before it goes asynchronous finds its signal aborted afterwards", async () => {
+    let reason: unknown;
+    const { muxer, far } = rawPeer({
+      onRpc: async (_r, _d, m, ctx) => {
+        m.close();
+        await sleep(1);
+        reason = ctx.signal.aborted && (ctx.signal.reason as BimuxError).code;
+        return bytes("late");
+      },
+    });
+    const { encodeFrame } = await import("../src/codec.js");
+    far.send(encodeFrame({ number: 1, flag: Flag.request, route: 1, data: bytes("") }));
+    await sleep(10);
+    expect(reason).toBe("closed");
+    expect(muxer.servingCalls).toBe(0);
+  });
 });
 
 describe("keepalive", () => {
