@@ -72,7 +72,10 @@ class InboundCall implements CallContext {
     readonly route: number,
     readonly timeout: number | undefined,
   ) {
-    this.#receivedAt = timeout ? Date.now() : 0;
+    // Beyond what a timer can wait (2^31 - 1 ms, though the wire allows 2^32 - 1): no limit,
+    // as the muxer treats its own timeouts.
+    if (timeout! > 0x7fffffff) this.timeout = undefined;
+    this.#receivedAt = this.timeout ? Date.now() : 0;
   }
 
   get signal(): AbortSignal {
@@ -117,6 +120,9 @@ export class Dispatcher {
   #host: DispatcherHost;
   #options: DispatcherOptions;
   #closed: BimuxError | undefined;
+  // Handlers still running, cancelled or replaced ones included: what maxConcurrent bounds,
+  // or a peer could pile up work by cancelling each call it makes.
+  #running = 0;
 
   constructor(host: DispatcherHost, options: DispatcherOptions) {
     this.#host = host;
@@ -144,8 +150,11 @@ export class Dispatcher {
     const { number, route } = frame;
     const handler = this.#rpcRoutes?.get(route) ?? onRpc;
     const call = new InboundCall(number, route, frame.timeout);
+    // A peer that reuses a number still in flight (it must not) gets one answer on it:
+    // the earlier call is aborted, unanswered, however the new one is answered.
+    this.cancel(number, "the caller reused the number of a call in flight");
     if (!handler) return this.#answer(call, undefined, new BimuxError("unimplemented", `no handler for route ${route}`));
-    if (this.inFlight >= maxConcurrent) {
+    if (this.#running >= maxConcurrent) {
       return this.#answer(call, undefined, new BimuxError("overloaded", `over ${maxConcurrent} calls in flight`));
     }
     let result: RpcResult | Promise<RpcResult>;
@@ -158,11 +167,8 @@ export class Dispatcher {
     if (!isPromise(result)) return this.#answer(call, result);
     // The handler closed the connection in its synchronous part: nothing is in flight any more.
     if (this.#closed) return call.abort(this.#closed);
-    // A peer that reuses a number still in flight (it must not) can be answered only
-    // once on it: the earlier call is aborted, unanswered.
-    const inFlight = (this.#inFlight ??= new Map());
-    inFlight.get(number)?.abort(new BimuxError("aborted", `the caller reused number ${number}`));
-    inFlight.set(number, call);
+    (this.#inFlight ??= new Map()).set(number, call);
+    this.#running++;
     result.then(
       (value) => this.#settle(call, value),
       (error: unknown) => this.#settle(call, undefined, error ?? "undefined"),
@@ -171,6 +177,7 @@ export class Dispatcher {
 
   /** Answers `call` if it is still ours: not cancelled, not replaced, connection not closed. */
   #settle(call: InboundCall, value: RpcResult | undefined, error?: unknown): void {
+    this.#running--;
     const inFlight = this.#inFlight!;
     if (inFlight.get(call.number) === call) {
       inFlight.delete(call.number);
@@ -194,11 +201,11 @@ export class Dispatcher {
   }
 
   /** The caller gave up on call `number`: abort its handler's signal, and send no answer. */
-  cancel(number: WireNumber): void {
+  cancel(number: WireNumber, why = "the caller cancelled the call"): void {
     const call = this.#inFlight?.get(number);
     if (call) {
       this.#inFlight!.delete(number);
-      call.abort(new BimuxError("aborted", "the caller cancelled the call"));
+      call.abort(new BimuxError("aborted", why));
     }
   }
 

@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   BimuxError,
   EXTENSIONS_PROTOCOL,
@@ -11,7 +11,8 @@ import {
   type MuxerOptions,
 } from "../src/index.js";
 import { createDuplexPair } from "../src/testing.js";
-import { bytes, rejection, sleep } from "../../../test-support/helpers.js";
+import { writeFrame, type Frame } from "../src/codec.js";
+import { bytes, rejection, sleep, text } from "../../../test-support/helpers.js";
 
 function pair(a: MuxerOptions = {}, b: MuxerOptions = {}, protocol = EXTENSIONS_PROTOCOL) {
   const [da, db] = createDuplexPair({ protocol });
@@ -312,5 +313,104 @@ describe("control frames under backpressure", () => {
     expect((await call).code).toBe("timeout");
     expect(muxer.closed).toBe(false);
     expect(sent.map((p) => decodeFrame(p).flag)).toEqual([Flag.request, Flag.cancel]);
+  });
+});
+
+describe("limits, clocks and reused numbers", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("a keepalive interval > 2^31-1 ms does not probe every ms and drop a quiet peer", async () => {
+    const [a, b] = createDuplexPair({ protocol: "bimux.ext.v1" });
+    const muxer = new Muxer(a, { keepalive: { interval: 2 ** 32 } });
+    new Muxer(b, { keepalive: false });
+    a.blackhole(); // peer quiet for 100 ms
+    await sleep(100);
+    expect(muxer.closed).toBe(false); // got true: closed 1006 "peer stopped answering keepalive"
+    muxer.close();
+  });
+
+  it("maxConcurrent still counts a handler that runs on after its caller cancelled", async () => {
+    const [a, b] = createDuplexPair({ protocol: "bimux.ext.v1" });
+    let running = 0;
+    new Muxer(b, { keepalive: false, maxConcurrent: 1, onRpc: () => (running++, new Promise<Uint8Array>(() => {})) });
+    const caller = new Muxer(a, { keepalive: false });
+    for (let i = 0; i < 5; i++) {
+      const ac = new AbortController();
+      const call = caller.rpc(1, bytes(""), { signal: ac.signal }).catch(() => {});
+      await sleep(1);
+      ac.abort();
+      await call;
+      await sleep(1);
+    }
+    expect(running).toBe(1); // got 5 handlers running at once with maxConcurrent: 1
+    caller.close();
+  });
+
+  it("a request whose wire timeout is > 2^31-1 ms does not abort ctx.signal at once", async () => {
+    const [raw, side] = createDuplexPair({ protocol: "bimux.ext.v1" });
+    raw.open({ message: () => {}, closed: () => {} });
+    let reason: unknown;
+    const callee = new Muxer(side, {
+      keepalive: false,
+      onRpc: async (_r, _d, _m, ctx) => {
+        ctx.signal.addEventListener("abort", () => (reason = ctx.signal.reason));
+        await sleep(50);
+        return bytes("done");
+      },
+    });
+    raw.send(writeFrame({ number: 1, flag: 0, route: 1, data: new Uint8Array(0), timeout: 3_000_000_000 })); // legal uint32
+    await sleep(100);
+    expect(reason).toBeUndefined(); // got BimuxError [timeout] the caller's 3000000000 ms passed (after ~1 ms)
+    callee.close();
+  });
+
+  it("a call still times out after the wall clock steps back", async () => {
+    const [a, b] = createDuplexPair();
+    new Muxer(b, { keepalive: false, onRpc: () => new Promise<Uint8Array>(() => {}) });
+    const caller = new Muxer(a, { keepalive: false });
+    const longCall = caller.rpc(1, bytes(""), { timeout: 60_000 }).catch(() => {}); // keeps the shared ticker running
+    await sleep(20);
+    vi.setSystemTime(Date.now() - 60_000); // mocks Date only; real timers keep running
+    const call = rejection(caller.rpc(1, bytes(""), { timeout: 50 }));
+    const outcome = await Promise.race([call.then((e) => e.code), sleep(500).then(() => "pending")]);
+    vi.useRealTimers(); // clock right again
+    const later = await Promise.race([call.then((e) => e.code), sleep(300).then(() => "pending")]);
+    caller.close();
+    await longCall;
+    expect([outcome, later]).toEqual(["timeout", "timeout"]); // got ["pending", "pending"]: never times out
+  });
+
+  it("a call does not time out early when the wall clock steps forward", async () => {
+    const [a, b] = createDuplexPair();
+    new Muxer(b, { keepalive: false, onRpc: async () => (await sleep(100), bytes("ok")) });
+    const caller = new Muxer(a, { keepalive: false });
+    const call = caller.rpc(1, bytes(""), { timeout: 5_000 }).then(() => "ok", (e) => e.code);
+    await sleep(5);
+    vi.setSystemTime(Date.now() + 60_000);
+    const outcome = await call;
+    vi.useRealTimers();
+    caller.close();
+    expect(outcome).toBe("ok"); // got "timeout" after ~10 ms
+  });
+
+  it("a reused request number gets at most one answer even if the new request is answered synchronously", async () => {
+    const [raw, side] = createDuplexPair({ protocol: "bimux.ext.v1" });
+    const received: Frame[] = [];
+    raw.open({ message: (d) => void received.push(decodeFrame(d as Uint8Array)), closed: () => {} });
+    let slowSignal: AbortSignal | undefined;
+    const callee = new Muxer(side, {
+      keepalive: false,
+      handlers: {
+        1: async (_r, _d, _m, ctx) => ((slowSignal = ctx.signal), await sleep(30), bytes("slow")),
+        2: () => bytes("fast"), // synchronous (same for unimplemented / overloaded refusals)
+      },
+    });
+    raw.send(writeFrame({ number: 7, flag: 0, route: 1, data: new Uint8Array(0) }));
+    await sleep(5);
+    raw.send(writeFrame({ number: 7, flag: 0, route: 2, data: new Uint8Array(0) })); // peer reuses #7
+    await sleep(60);
+    callee.close();
+    expect(received.filter((f) => f.number === 7).map((f) => text(f.data))).toEqual(["fast"]); // got ["fast", "slow"]
+    expect(slowSignal?.aborted).toBe(true); // got false
   });
 });
