@@ -157,7 +157,8 @@ export class Muxer {
     this.#dispatcher = new Dispatcher(link, options);
     for (const [route, handler] of Object.entries(options.handlers ?? {})) this.handle(+route, handler);
     for (const [route, handler] of Object.entries(options.onewayHandlers ?? {})) this.handleOneway(+route, handler);
-    if (options.keepalive !== false) this.#keepalive = new Keepalive(checkTimeout(options.keepalive?.interval ?? 5000), link);
+    const interval = options.keepalive === false ? Infinity : checkTimeout(options.keepalive?.interval ?? 5000);
+    if (interval !== Infinity) this.#keepalive = new Keepalive(interval, link);
     duplex.open(link);
   }
 
@@ -496,7 +497,8 @@ function remoteError(frame: Frame): BimuxError {
   return new BimuxError(isErrorCode(code) ? code : "remote", message || `call to route ${frame.route} failed`, { remote: true });
 }
 
-function checkTimeout(timeout: number): number {
+/** @internal The timeout in ms, `Infinity` for none; throws `invalid_argument` unless positive. */
+export function checkTimeout(timeout: number): number {
   if (!(timeout > 0)) throw new BimuxError("invalid_argument", `timeout must be a positive number of ms, got ${timeout}`);
   // Timers cannot wait longer than 2^31 - 1 ms (about 24.8 days): beyond that means no limit.
   return timeout > 0x7fffffff ? Infinity : timeout;

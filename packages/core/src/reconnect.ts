@@ -2,7 +2,7 @@ import type { OnewayHandler, RpcHandler } from "./dispatcher.js";
 import type { Duplex } from "./duplex.js";
 import { checkRoute } from "./codec.js";
 import { BimuxError } from "./errors.js";
-import { Muxer, type CloseInfo, type MuxerOptions, type RpcOptions } from "./muxer.js";
+import { Muxer, checkTimeout, type CloseInfo, type MuxerOptions, type RpcOptions } from "./muxer.js";
 
 /** Where a {@link ReconnectingMuxer} stands. */
 export type ConnectionState = "connecting" | "open" | "closed";
@@ -115,7 +115,7 @@ export class ReconnectingMuxer {
     if (this.current) return this.current.rpc(route, data, options);
     const started = Date.now();
     // One budget for the wait and the call: the call's own timeout, or the muxer's default.
-    const timeout = options.timeout ?? this.options.timeout ?? 30_000;
+    const timeout = checkTimeout(options.timeout ?? this.options.timeout ?? 30_000);
     const muxer = await this.whenConnected({ ...options, timeout }, `rpc to route ${route}`);
     if (timeout === Infinity) return muxer.rpc(route, data, options);
     const left = timeout - (Date.now() - started);
@@ -213,6 +213,8 @@ export class ReconnectingMuxer {
         this.options.onClose?.(closed);
       },
     });
+    // A close the transport held until open was replayed inside the constructor: not a live connection.
+    if (muxer.closed) return muxer;
     this.current = muxer;
     this.setState("open");
     for (const waiter of this.readyWaiters.splice(0)) waiter.resolve();
@@ -230,7 +232,7 @@ export class ReconnectingMuxer {
     }
     return new Promise<Muxer>((resolve, reject) => {
       const { signal } = options;
-      const timeout = options.timeout ?? this.options.timeout ?? 30_000;
+      const timeout = checkTimeout(options.timeout ?? this.options.timeout ?? 30_000);
       let timer: ReturnType<typeof setTimeout> | undefined;
       const call: WaitingCall = {
         resolve: (muxer) => {
@@ -281,7 +283,12 @@ export class ReconnectingMuxer {
   private setState(state: ConnectionState): void {
     if (state === this.currentState) return;
     this.currentState = state;
-    this.options.onStateChange?.(state, this);
+    try {
+      this.options.onStateChange?.(state, this);
+    } catch (error) {
+      // The application's hook failing must not stop the client in the middle of a transition.
+      console.error(`bimux: onStateChange failed: ${BimuxError.from(error).rawMessage}`);
+    }
   }
 
   private end(info: CloseInfo): void {

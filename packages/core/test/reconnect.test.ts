@@ -166,3 +166,58 @@ describe("ReconnectingMuxer", () => {
     expect((await rejection(c.rpc(1, bytes("")))).code).toBe("closed");
   });
 });
+
+describe("edge cases", () => {
+  it("a connection the server closes at once is not reported open; queued calls wait for the next one", async () => {
+    let attempts = 0;
+    const seen: Array<{ state: ConnectionState; muxerClosed: boolean | undefined }> = [];
+    const c = new ReconnectingMuxer(
+      async () => {
+        attempts++;
+        const [client, side] = createDuplexPair();
+        const server = new Muxer(side, { onRpc: (_r, d) => bytes(`server got ${text(d)}`), keepalive: false });
+        if (attempts === 1) server.close(4000, "go away"); // server refuses this client once
+        return client;
+      },
+      { initialDelay: 20, maxDelay: 20, jitter: 0, keepalive: false, queueLimit: 5,
+        onStateChange: (state, cl) => void seen.push({ state, muxerClosed: cl.muxer?.closed }) },
+    );
+    const queued = c.rpc(1, bytes("hi"), { timeout: 2000 }).then(text, (e) => `rejected: ${e.message}`);
+    await c.ready();
+    const live = c.muxer !== undefined && !c.muxer.closed;
+    const states = seen.slice();
+    const result = await queued;
+    c.close();
+    expect(result).toBe("server got hi"); // got "rejected: [closed] rpc on a closed connection"
+    expect(states[0]).toEqual({ state: "open", muxerClosed: false }); // got muxerClosed: true
+    expect(live).toBe(true); // ready() resolved with no live connection
+  });
+
+  it("a queued call whose timeout is > 2^31-1 ms (= no limit) does not time out at once", async () => {
+    let up = false;
+    const c = new ReconnectingMuxer(
+      async () => {
+        if (!up) throw new Error("refused");
+        const [client, side] = createDuplexPair();
+        new Muxer(side, { onRpc: () => bytes("ok"), keepalive: false });
+        return client;
+      },
+      { initialDelay: 5, maxDelay: 5, keepalive: false, queueLimit: 5, timeout: 2 ** 32 },
+    );
+    const call = c.rpc(1, bytes(""));
+    setTimeout(() => (up = true), 50);
+    expect(text(await call)).toBe("ok"); // got [timeout] ... timed out after 4294967296 ms waiting to reconnect (after ~1 ms)
+    c.close();
+  });
+
+  it("a throwing onStateChange does not leave wait() hanging after close()", async () => {
+    const c = new ReconnectingMuxer(
+      async () => { const [x, y] = createDuplexPair(); new Muxer(y, { keepalive: false }); return x; },
+      { keepalive: false, onStateChange: (s) => { if (s === "closed") throw new Error("app bug"); } },
+    );
+    await c.ready();
+    try { c.close(); } catch {} // close() itself throws
+    const r = await Promise.race([c.wait().then(() => "ended"), sleep(200).then(() => "hang")]);
+    expect(r).toBe("ended"); // got "hang"
+  });
+});
