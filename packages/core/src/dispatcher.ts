@@ -65,6 +65,7 @@ class InboundCall implements CallContext {
   #controller: AbortController | undefined;
   #deadline: ReturnType<typeof setTimeout> | undefined;
   #reason: BimuxError | undefined;
+  #answered = false;
   #receivedAt: number;
 
   constructor(
@@ -84,7 +85,8 @@ class InboundCall implements CallContext {
       const expire = () => this.abort(new BimuxError("timeout", `the caller's ${this.timeout} ms passed`));
       if (this.#reason) controller.abort(this.#reason);
       else if (this.expired) expire();
-      else if (this.timeout) this.#deadline = setTimeout(expire, this.#receivedAt + this.timeout - Date.now());
+      // No timer for a call already answered: nobody would clear it.
+      else if (this.timeout && !this.#answered) this.#deadline = setTimeout(expire, this.#receivedAt + this.timeout - Date.now());
     }
     return this.#controller.signal;
   }
@@ -100,7 +102,9 @@ class InboundCall implements CallContext {
     this.#controller?.abort(reason);
   }
 
+  /** The call is answered, or will never be: its deadline timer goes. */
   done(): void {
+    this.#answered = true;
     clearTimeout(this.#deadline);
   }
 }

@@ -447,8 +447,13 @@ export class Muxer {
       // RFC 6455 allows 123 bytes of reason; 40 characters fit in any encoding.
       this.#duplex.close(code, new TextEncoder().encode(reason).length > 123 ? `${reason.slice(0, 40)}…` : reason);
     } catch (error) {
-      // An invalid close code, say: the connection is over for us either way.
+      // An invalid close code, say: report it, and still end the connection, or the peer is never told.
       this.#report(BimuxError.from(error));
+      try {
+        this.#duplex.close(NORMAL, "");
+      } catch {
+        // Already closing: nothing is left to end.
+      }
     }
   }
 

@@ -113,6 +113,9 @@ export class ReconnectingMuxer {
   /** {@link Muxer.rpc} on the live connection; while down, fails with `unavailable` or waits in the queue. */
   async rpc(route: number, data: Uint8Array, options: RpcOptions = {}): Promise<Uint8Array> {
     if (this.current) return this.current.rpc(route, data, options);
+    // What the muxer would refuse at once is refused at once here too, not after a wait.
+    checkCall(route, data);
+    if (options.signal?.aborted) throw new BimuxError("aborted", `rpc to route ${route} was aborted`, { cause: options.signal.reason });
     const started = Date.now();
     // One budget for the wait and the call: the call's own timeout, or the muxer's default.
     const timeout = checkTimeout(options.timeout ?? this.options.timeout ?? 30_000);
@@ -126,6 +129,7 @@ export class ReconnectingMuxer {
   /** {@link Muxer.send} on the live connection; while down, fails with `unavailable` or waits in the queue. */
   async send(route: number, data: Uint8Array): Promise<void> {
     if (this.current) return this.current.send(route, data);
+    checkCall(route, data);
     const muxer = await this.whenConnected({}, `send to route ${route}`);
     return muxer.send(route, data);
   }
@@ -306,4 +310,9 @@ export class ReconnectingMuxer {
     const info = this.finalInfo;
     return new BimuxError("closed", `client closed${info?.reason ? `: ${info.reason}` : ""}`, { cause: info?.error });
   }
+}
+
+function checkCall(route: number, data: Uint8Array): void {
+  checkRoute(route);
+  if (!(data instanceof Uint8Array)) throw new BimuxError("invalid_argument", "data must be a Uint8Array");
 }

@@ -413,4 +413,34 @@ describe("limits, clocks and reused numbers", () => {
     expect(received.filter((f) => f.number === 7).map((f) => text(f.data))).toEqual(["fast"]); // got ["fast", "slow"]
     expect(slowSignal?.aborted).toBe(true); // got false
   });
+
+  it("a handler that keeps its context past its answer does not see the deadline abort a finished call", async () => {
+    let kept: CallContext | undefined;
+    const { muxer, far } = rawPeer({ onRpc: (_r, _d, _m, ctx) => ((kept = ctx), bytes("done")) });
+    far.send(writeFrame({ number: 1, flag: Flag.request, route: 1, data: bytes(""), timeout: 20 }));
+    await sleep(1);
+    expect(kept!.signal.aborted).toBe(false); // asked for only after the answer went
+    await sleep(40);
+    expect(kept!.signal.aborted).toBe(false);
+    muxer.close();
+  });
+
+  it("still ends the connection when the close code it was given is one the transport refuses", async () => {
+    const closes: number[] = [];
+    const duplex: Duplex = {
+      open: () => {},
+      send: () => {},
+      close: (code) => {
+        closes.push(code);
+        if (code !== 1000) throw new Error(`invalid close code ${code}`);
+      },
+      bufferedAmount: 0,
+    };
+    const reported: BimuxError[] = [];
+    const muxer = new Muxer(duplex, { keepalive: false, onError: (e) => void reported.push(e) });
+    muxer.close(999, "bad code");
+    expect(closes).toEqual([999, 1000]);
+    expect(reported.map((e) => e.rawMessage)).toEqual(["invalid close code 999"]);
+    expect(muxer.closed).toBe(true);
+  });
 });

@@ -220,4 +220,16 @@ describe("edge cases", () => {
     const r = await Promise.race([c.wait().then(() => "ended"), sleep(200).then(() => "hang")]);
     expect(r).toBe("ended"); // got "hang"
   });
+
+  it("refuses at once, while connecting, a call the muxer would refuse at once", async () => {
+    const server = fakeServer();
+    server.up = false;
+    const { c } = client(server, { queueLimit: 5 });
+    const started = Date.now();
+    expect((await rejection(c.rpc(2 ** 40, bytes("")))).code).toBe("invalid_argument");
+    expect((await rejection(c.send(1, "text" as unknown as Uint8Array))).code).toBe("invalid_argument");
+    expect((await rejection(c.rpc(1, bytes(""), { signal: AbortSignal.abort() }))).code).toBe("aborted");
+    expect(Date.now() - started).toBeLessThan(100);
+    c.close();
+  });
 });
