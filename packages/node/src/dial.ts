@@ -56,17 +56,24 @@ export async function dial(url: string, options: DialOptions | ReconnectingDialO
       throw error;
     }
   }
+  const { signal } = options;
+  const aborted = () => new BimuxError("aborted", `dial ${url} was aborted`, { cause: signal?.reason });
+  if (signal?.aborted) throw aborted();
   const policy = options.reconnect === true ? {} : options.reconnect;
-  const client = new ReconnectingMuxer((signal) => open(signal), { ...options, ...policy });
+  const client = new ReconnectingMuxer((attempt) => open(attempt), { ...options, ...policy });
   const onAbort = () => client.close(1000, "dial aborted");
-  options.signal?.addEventListener("abort", onAbort, { once: true });
+  signal?.addEventListener("abort", onAbort, { once: true });
   try {
     await client.ready();
+  } catch (error) {
+    throw signal?.aborted ? aborted() : error;
   } finally {
-    options.signal?.removeEventListener("abort", onAbort);
+    signal?.removeEventListener("abort", onAbort);
   }
   return client;
 }
+
+function ignore(): void {}
 
 /** Makes the function that opens one WebSocket to `url`, for one dial or for every reconnect. */
 function opener(url: string, options: DialOptions): (signal?: AbortSignal) => Promise<Duplex> {
@@ -98,6 +105,8 @@ function openOnce(url: string, options: DialOptions, offer: boolean, signal: Abo
     };
     const onAbort = (): void => {
       fail(new BimuxError("aborted", `dial ${url} was aborted`, { cause: signal?.reason }));
+      // Terminating a socket still connecting makes it emit an error, which nobody waits for any more.
+      ws.on("error", ignore);
       ws.terminate();
     };
     const onError = (error: Error): void => {

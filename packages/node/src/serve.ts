@@ -89,6 +89,10 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
     extensions = true,
     ...muxerOptions
   } = options;
+  // Refuse what every connection's muxer would refuse, now rather than at each upgrade.
+  for (const [name, ms] of [["timeout", muxerOptions.timeout], ["keepalive.interval", muxerOptions.keepalive ? muxerOptions.keepalive.interval : undefined]] as const) {
+    if (ms !== undefined && !(ms > 0)) throw new BimuxError("invalid_argument", `${name} must be a positive number of ms, got ${ms}`);
+  }
   const report = (error: BimuxError, muxer?: Muxer): void => {
     if (muxerOptions.onError) muxerOptions.onError(error, muxer);
     else console.error(`bimux: ${error.message}`);
@@ -127,11 +131,16 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
     },
   };
   let closing: Promise<void> | undefined;
+  // Upgrades waiting for the authenticate hook: not yet WebSockets, so only we can end them on close.
+  const deciding = new Set<NodeStream>();
 
   const onUpgrade = (request: IncomingMessage, socket: NodeStream, head: Buffer): void => {
     if (path !== undefined && pathOf(request) !== path) {
-      // Another upgrade listener may own this path; if there is none, answer for it.
-      if (http.listenerCount("upgrade") === 1) rejectUpgrade(socket, 404, "Not Found");
+      // Another upgrade listener may own this path. When all of them are bimux servers
+      // and none owns it, the last one answers, or the client would wait in vain.
+      const listeners = http.listeners("upgrade") as Array<{ [SERVED_PATH]?: string }>;
+      const unowned = listeners.every((l) => SERVED_PATH in l && l[SERVED_PATH] !== pathOf(request));
+      if (unowned && listeners[listeners.length - 1] === onUpgrade) rejectUpgrade(socket, 404, "Not Found");
       return;
     }
     if (closing) {
@@ -146,8 +155,10 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
     // made here would keep this scope, request and head included, for the
     // connection's whole life: hence one shared function, removed again.)
     socket.on("error", destroySelf);
+    deciding.add(socket);
     void admit(request).then(
       (verdict) => {
+        deciding.delete(socket);
         if (socket.destroyed) return;
         if (typeof verdict === "object" && "status" in verdict) {
           rejectUpgrade(socket, verdict.status, verdict.status === 401 ? "Unauthorized" : "Forbidden", verdict.message);
@@ -162,11 +173,13 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
         wss.handleUpgrade(request, socket, head, (ws) => accept(ws, request, id));
       },
       (error: unknown) => {
+        deciding.delete(socket);
         report(new BimuxError("internal", `authenticate failed: ${(error as Error)?.message ?? String(error)}`, { cause: error }));
-        rejectUpgrade(socket, 500, "Internal Server Error");
+        if (!socket.destroyed) rejectUpgrade(socket, 500, "Internal Server Error");
       },
     );
   };
+  (onUpgrade as { [SERVED_PATH]?: string })[SERVED_PATH] = path;
 
   /** The authentication hook's verdict, normalised: a status to refuse with, or an optional id. */
   const admit = async (request: IncomingMessage): Promise<{ status: 401 | 403; message?: string } | { id?: string }> => {
@@ -178,7 +191,15 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
   };
 
   const accept = (ws: WebSocket, request: IncomingMessage, id: string | undefined): void => {
-    const muxer = new Muxer(wsDuplex(ws, wantsExtensions(request) ? EXTENSIONS_PROTOCOL : ws.protocol), shared);
+    let muxer: Muxer;
+    try {
+      muxer = new Muxer(wsDuplex(ws, wantsExtensions(request) ? EXTENSIONS_PROTOCOL : ws.protocol), shared);
+    } catch (error) {
+      // Options no muxer can take (a handler on a route that is not an int32…): no connection can be served.
+      ws.close(CloseCode.internalError, "server misconfigured");
+      report(BimuxError.from(error, "internal"));
+      return;
+    }
     muxer.id = id ?? `peer-${++nextPeer}`;
     peers.add(muxer);
     connections.push(muxer);
@@ -203,6 +224,8 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
 
   const close = async (): Promise<void> => {
     http.off("upgrade", onUpgrade);
+    for (const socket of deciding) socket.destroy();
+    deciding.clear();
     connections.end();
     for (const muxer of [...peers]) muxer.close(CloseCode.goingAway, "server closing");
     await settleSockets(wss.clients);
@@ -236,6 +259,9 @@ async function settleSockets(sockets: ReadonlySet<WebSocket>): Promise<void> {
   for (const ws of sockets) ws.terminate();
 }
 
+/** Marks bimux's upgrade listeners with the path each serves. */
+const SERVED_PATH = Symbol.for("bimux.servedPath");
+
 function destroySelf(this: NodeStream): void {
   this.destroy();
 }
@@ -247,6 +273,9 @@ function pathOf(request: IncomingMessage): string {
 }
 
 function rejectUpgrade(socket: NodeStream, status: number, statusText: string, body = ""): void {
+  // Node stops listening for this socket's errors once it emits `upgrade`: a client
+  // resetting it now must not crash the process.
+  if (!socket.listeners("error").includes(destroySelf)) socket.on("error", destroySelf);
   const length = Buffer.byteLength(body);
   socket.end(
     `HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${length}\r\n\r\n${body}`,

@@ -114,6 +114,8 @@ class WsDuplex implements Duplex {
   /** @internal */
   closed(code: number, reason: string): void {
     const failure = this.#failure;
+    // ws closes an oversized message's connection with 1009 but reports 1006, as it stops reading.
+    if (failure instanceof BimuxError && failure.code === "too_large") code = 1009;
     if (this.#sink) this.#sink.closed(code, reason, failure);
     else this.#early?.push((sink) => sink.closed(code, reason, failure));
   }
