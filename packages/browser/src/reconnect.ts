@@ -1,4 +1,4 @@
-import { ReconnectingMuxer, type MuxerOptions, type ReconnectOptions, type ReconnectingMuxerOptions } from "@bimux/core";
+import { BimuxError, ReconnectingMuxer, type MuxerOptions, type ReconnectOptions, type ReconnectingMuxerOptions } from "@bimux/core";
 import { opener, type DialOptions } from "./dial.js";
 
 /** Options of {@link dialReconnecting}: those of `dial`, the retry policy, and a state hook. */
@@ -16,11 +16,15 @@ export interface ReconnectingDialOptions extends DialOptions, Omit<ReconnectingM
  */
 export async function dialReconnecting(url: string, options: ReconnectingDialOptions = {}): Promise<ReconnectingMuxer> {
   const { reconnect = true, signal, ...rest } = options;
+  const aborted = () => new BimuxError("aborted", `dial ${url} was aborted`, { cause: signal?.reason });
+  if (signal?.aborted) throw aborted();
   const client = new ReconnectingMuxer(opener(url, options), { ...rest, ...(reconnect === true ? {} : reconnect) });
   const onAbort = () => client.close(1000, "dial aborted");
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
     await client.ready();
+  } catch (error) {
+    throw signal?.aborted ? aborted() : error;
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { BimuxError, EXTENSIONS_PROTOCOL, Flag, decodeFrame, dial, encodeFrame, type Muxer } from "../src/index.js";
+import { BimuxError, EXTENSIONS_PROTOCOL, Flag, decodeFrame, dial, dialReconnecting, encodeFrame, type Muxer } from "../src/index.js";
 import { FakeWebSocket } from "./fake-websocket.js";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -110,5 +110,38 @@ describe("dial in a browser", () => {
     );
     expect((error as BimuxError).code).toBe("invalid_argument");
     expect(FakeWebSocket.only().closedWith?.code).toBe(1000);
+  });
+});
+
+describe("dialReconnecting and odd close codes", () => {
+  it("dialReconnecting with an already aborted signal rejects with aborted and opens no socket", async () => {
+    const dialing = dialReconnecting("ws://127.0.0.1:1/mux", { signal: AbortSignal.abort(), keepalive: false });
+    const outcome = dialing.then(
+      (client) => (client.close(), "connected"),
+      (e: BimuxError) => e.code,
+    );
+    // A server that accepts whatever socket was opened.
+    await new Promise((r) => setTimeout(r, 10));
+    for (const ws of FakeWebSocket.made) if (ws.readyState === 0) ws.accept();
+    expect(await outcome).toBe("aborted");
+    expect(FakeWebSocket.made.length).toBe(0);
+  });
+
+  it("closing with a code the browser refuses still closes the socket", async () => {
+    const dialing = dial("ws://127.0.0.1:1/mux", { keepalive: false, onError: () => {} });
+    const ws = FakeWebSocket.only();
+    ws.accept();
+    const muxer = await dialing;
+    muxer.close(2000, "app code");
+    expect(muxer.closed).toBe(true);
+    expect(ws.readyState).toBeGreaterThanOrEqual(2); // closing or closed
+  });
+
+  it("aborting dialReconnecting while it connects rejects with aborted", async () => {
+    const controller = new AbortController();
+    const dialing = dialReconnecting("ws://127.0.0.1:1/mux", { signal: controller.signal, keepalive: false });
+    controller.abort();
+    const error = await dialing.then(() => undefined, (e: BimuxError) => e);
+    expect(error?.code).toBe("aborted");
   });
 });
