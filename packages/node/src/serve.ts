@@ -11,7 +11,8 @@ import { EXTENSIONS_HEADER, wsDuplex } from "./ws-duplex.js";
 /**
  * Decides whether an upgrade request may connect, before any WebSocket exists.
  * Return `true` (or `{ id }` to name the peer) to accept; `false` to answer 401;
- * `{ status: 401 | 403, message }` to choose. A throw answers 500.
+ * `{ status: 401 | 403, message }` to choose. A throw answers 500. Anything else
+ * (`undefined` from a hook that forgot to return, say) answers 401: a security check fails closed.
  */
 export type Authenticate = (
   request: IncomingMessage,
@@ -186,7 +187,7 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
     if (!authenticate) return {};
     const verdict = await authenticate(request);
     if (verdict === true) return {};
-    if (verdict === false) return { status: 401 };
+    if (typeof verdict !== "object" || verdict === null) return { status: 401 };
     return verdict;
   };
 
@@ -223,6 +224,8 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
   }
 
   const close = async (): Promise<void> => {
+    // First let `closing` be set: an onClose hook calling close() again must get this same promise.
+    await undefined;
     http.off("upgrade", onUpgrade);
     for (const socket of deciding) socket.destroy();
     deciding.clear();

@@ -64,6 +64,8 @@ class WsDuplex implements Duplex {
   }
 
   send(packet: Uint8Array): void {
+    // ws drops what is sent on a closing socket without a word; fail the call instead.
+    if (this.#socket.readyState !== 1) throw new Error(`WebSocket is not open (readyState ${this.#socket.readyState})`);
     const tcp = this.#tcp;
     if (tcp && !tcp.destroyed) {
       if (packet.length >= BATCH_LIMIT) this.flush();

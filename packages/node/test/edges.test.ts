@@ -2,8 +2,8 @@ import { createServer } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { dial, dialReconnecting, serve } from "../src/index.js";
-import { rejection, sleep } from "../../../test-support/helpers.js";
+import { dial, dialReconnecting, serve, wsDuplex } from "../src/index.js";
+import { rejection, sleep, until } from "../../../test-support/helpers.js";
 import { nextPeer, start } from "./servers.js";
 
 /** Collects what reaches process-level handlers while `body` runs (and 100 ms after). */
@@ -145,5 +145,35 @@ describe("edge cases of the Node transports", () => {
     expect(client.closed).toBe(true);
     const outcome = await Promise.race([peer.wait().then(() => "peer saw close"), sleep(1500).then(() => "socket still open")]);
     expect(outcome).toBe("peer saw close");
+  });
+
+  it("close() called again from an onClose hook while closing returns the same promise, and closes once", async () => {
+    let closes = 0;
+    let again: Promise<void> | undefined;
+    const server = await serve({
+      port: 0,
+      host: "127.0.0.1",
+      onClose: () => {
+        closes++;
+        again ??= server.close();
+      },
+    });
+    const client = await dial(`ws://127.0.0.1:${server.port}/`);
+    await until(() => server.peers.size === 1);
+    const first = server.close();
+    await first;
+    expect(again).toBe(first);
+    expect(closes).toBe(1);
+    await client.wait();
+  });
+
+  it("a WebSocket duplex refuses a send once its socket is closing, so the call fails instead of vanishing", async () => {
+    const { url } = await start({ keepalive: false });
+    const ws = new WebSocket(url);
+    await new Promise((r) => ws.once("open", r));
+    const duplex = wsDuplex(ws);
+    duplex.open({ message: () => {}, closed: () => {} });
+    ws.close(1000, "bye"); // CLOSING until the server answers
+    expect(() => duplex.send(new Uint8Array([8, 1]))).toThrow(/not open/);
   });
 });

@@ -160,6 +160,14 @@ describe("security at the upgrade", () => {
     ]);
   });
 
+  it("fails closed: a hook that returns nothing (or null) refuses with 401", async () => {
+    const forgot = await start({ authenticate: (() => undefined) as unknown as () => boolean });
+    expect(await upgradeStatus(forgot.url)).toBe(401);
+    const nulled = await start({ authenticate: (async () => null) as unknown as () => boolean });
+    expect(await upgradeStatus(nulled.url)).toBe(401);
+    expect(nulled.server.peers.size).toBe(0);
+  });
+
   it("refuses cross-origin browser upgrades by default, and allows listed origins", async () => {
     const { server, url } = await start();
     const host = `127.0.0.1:${server.port}`;
