@@ -422,7 +422,10 @@ export class Muxer {
       // An answer too large to send still owes the caller an answer: the error.
       else if (code === "too_large" && frame.flag === RESPONSE) {
         this.#send({ ...frame, flag: ERROR, data: encodeErrorReply({ code, message: `reply: ${rawMessage}` }) });
-      } else this.#report(failure);
+      }
+      // A transport that refuses to send is closing: the close will tell everyone
+      // waiting here, and the caller on the other side learns it from its own.
+      else if (code !== "closed") this.#report(failure);
     }
   }
 

@@ -443,4 +443,20 @@ describe("limits, clocks and reused numbers", () => {
     expect(reported.map((e) => e.rawMessage)).toEqual(["invalid close code 999"]);
     expect(muxer.closed).toBe(true);
   });
+
+  it("drops without a report an answer the closing transport refuses: the close tells everyone", () => {
+    let sink: DuplexSink | undefined;
+    const duplex: Duplex = {
+      open: (s) => void (sink = s),
+      send: () => {
+        throw new Error("WebSocket is not open (readyState 2)");
+      },
+      close: () => {},
+      bufferedAmount: 0,
+    };
+    const reported: BimuxError[] = [];
+    new Muxer(duplex, { keepalive: false, onRpc: () => bytes("answer"), onError: (e) => void reported.push(e) });
+    sink!.message(writeFrame({ number: 1, flag: Flag.request, route: 1, data: bytes("") }));
+    expect(reported).toEqual([]);
+  });
 });
