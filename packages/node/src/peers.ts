@@ -3,11 +3,13 @@ import type { Muxer } from "@bimux/core";
 /**
  * Live connections of a server by {@link Muxer.id}. It follows id changes and
  * forgets a muxer when its connection ends. Should two live muxers take the same
- * id, the one that took it last is the one found.
+ * id, the one that took it last is the one found, and once it is gone, the other.
  */
 export class PeerRegistry implements Iterable<Muxer> {
   private readonly byId = new Map<string, Muxer>();
   private readonly live = new Set<Muxer>();
+  // Ids two or more live muxers have taken: only for those does losing one mean looking for another.
+  private readonly shared = new Set<string>();
 
   /** How many connections are live. */
   get size(): number {
@@ -32,20 +34,39 @@ export class PeerRegistry implements Iterable<Muxer> {
   /** @internal */
   add(muxer: Muxer): void {
     this.live.add(muxer);
-    this.byId.set(muxer.id, muxer);
+    this.take(muxer);
   }
 
   /** @internal Follows an id change; false if the muxer is not (yet) registered. */
   rename(muxer: Muxer, previous: string): boolean {
     if (!this.live.has(muxer)) return false;
-    if (this.byId.get(previous) === muxer) this.byId.delete(previous);
-    this.byId.set(muxer.id, muxer);
+    this.release(previous, muxer);
+    this.take(muxer);
     return true;
   }
 
   /** @internal */
   remove(muxer: Muxer): void {
     this.live.delete(muxer);
-    if (this.byId.get(muxer.id) === muxer) this.byId.delete(muxer.id);
+    this.release(muxer.id, muxer);
+  }
+
+  private take(muxer: Muxer): void {
+    const holder = this.byId.get(muxer.id);
+    if (holder && holder !== muxer) this.shared.add(muxer.id);
+    this.byId.set(muxer.id, muxer);
+  }
+
+  /** `muxer` no longer answers to `id`: another live muxer with that id takes over, if there is one. */
+  private release(id: string, muxer: Muxer): void {
+    if (this.byId.get(id) !== muxer) return;
+    this.byId.delete(id);
+    if (!this.shared.has(id)) return;
+    let others = 0;
+    for (const other of this.live) {
+      if (other.id !== id || other === muxer) continue;
+      if (others++ === 0) this.byId.set(id, other);
+    }
+    if (others < 2) this.shared.delete(id);
   }
 }

@@ -144,6 +144,20 @@ describe("serve and dial over real WebSockets", () => {
     b.close();
   });
 
+  it("finds the other peer of a shared id once the one that took it last is gone", async () => {
+    const { server, url } = await start({ onConnection: (m) => (m.id = "agent") });
+    const first = await dial(url, { onRpc: () => bytes("first") });
+    const second = await dial(url, { onRpc: () => bytes("second") });
+    while (server.peers.size < 2) await new Promise((r) => setTimeout(r, 5));
+    expect(text(await server.peers.get("agent")!.rpc(1, bytes("")))).toBe("second");
+    second.close();
+    while (server.peers.size > 1) await new Promise((r) => setTimeout(r, 5));
+    expect(text(await server.peers.get("agent")!.rpc(1, bytes("")))).toBe("first");
+    first.close();
+    while (server.peers.size > 0) await new Promise((r) => setTimeout(r, 5));
+    expect(server.peers.has("agent")).toBe(false);
+  });
+
   it("attaches to an existing HTTP server and leaves its other routes and paths alone", async () => {
     const http = createServer((_req, res) => res.end("plain http"));
     await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
