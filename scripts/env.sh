@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Runs a command with the project's toolchain in place, installing it first when
 # missing: the pinned pnpm, the dependencies, and the built packages. All that a
-# fresh machine with Node 20 and npm needs. Usage: bash scripts/env.sh CMD [ARGS…]
+# fresh machine with Node 20 and npm needs. Usage: bash scripts/env.sh [--test] CMD [ARGS…]
+# --test also installs what only the tests need (chromium, Go), see below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+tests=false
+if [ "${1:-}" = "--test" ]; then
+  tests=true
+  shift
+fi
 
 want=$(node -p 'require("./package.json").packageManager.split("@")[1]')
 if [ "$(pnpm --version 2>/dev/null || true)" != "$want" ]; then
@@ -22,10 +28,12 @@ pnpm install --frozen-lockfile --reporter=silent
 # - Go with Debian's sources of gorilla/websocket and golang/protobuf 1.3.5, from which
 #   the Go interop test builds a Go peer in GOPATH mode (no Go module proxy needed).
 missing=""
+if $tests; then
 [ -x /usr/bin/chromium ] || missing="chromium"
 gocode=/usr/share/gocode/src/github.com
 if ! command -v go >/dev/null || [ ! -d "$gocode/gorilla/websocket" ] || [ ! -d "$gocode/golang/protobuf/proto" ]; then
   missing="$missing golang-go golang-github-gorilla-websocket-dev golang-goprotobuf-dev"
+fi
 fi
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
