@@ -165,17 +165,20 @@ export class Dispatcher {
     try {
       result = handler(route, frame.data, host.owner, call);
     } catch (error) {
-      return this.#answer(call, undefined, error ?? "undefined");
+      return this.#answer(call, undefined, thrown(error));
     }
     // Answered at once, as most are: no bookkeeping. (After a close, the reply goes nowhere.)
     if (!isPromise(result)) return this.#answer(call, result);
     // The handler closed the connection in its synchronous part: nothing is in flight any more.
-    if (this.#closed) return call.abort(this.#closed);
+    if (this.#closed) {
+      result.then(undefined, ignore); // nobody will hear of its failure either
+      return call.abort(this.#closed);
+    }
     (this.#inFlight ??= new Map()).set(number, call);
     this.#running++;
     result.then(
       (value) => this.#settle(call, value),
-      (error: unknown) => this.#settle(call, undefined, error ?? "undefined"),
+      (error: unknown) => this.#settle(call, undefined, thrown(error)),
     );
   }
 
@@ -255,6 +258,13 @@ function register<H>(routes: Map<number, H>, route: number, handler: H): () => v
     if (routes.get(route) === handler) routes.delete(route);
   };
 }
+
+/** What was thrown, as an error argument: `undefined` there means success, so a thrown `undefined` is named. */
+function thrown(error: unknown): unknown {
+  return error === undefined ? "undefined" : error;
+}
+
+function ignore(): void {}
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | undefined)?.then === "function";

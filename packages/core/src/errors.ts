@@ -65,8 +65,15 @@ export class BimuxError extends Error {
 
   /** Wraps anything thrown into a BimuxError with `code`, keeping BimuxErrors as they are. */
   static from(reason: unknown, code: ErrorCode = "internal"): BimuxError {
-    return reason instanceof BimuxError
-      ? reason
-      : new BimuxError(code, reason instanceof Error ? reason.message : String(reason), { cause: reason });
+    return reason instanceof BimuxError ? reason : new BimuxError(code, describe(reason), { cause: reason });
+  }
+}
+
+/** A thrown value's message; never throws itself, whatever was thrown (`Object.create(null)`, a throwing getter…). */
+function describe(reason: unknown): string {
+  try {
+    return String(reason instanceof Error ? reason.message : reason);
+  } catch {
+    return "a thrown value that cannot be printed";
   }
 }

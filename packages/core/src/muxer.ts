@@ -138,6 +138,7 @@ export class Muxer {
   #maxSize: number;
   // Made when first needed, like every table here: idle connections should be cheap.
   #readers: RawReader[] | undefined;
+  #held: Uint8Array[] | undefined;
   #waiters: Array<(info: CloseInfo) => void> | undefined;
   #id: string;
   #closeInfo: CloseInfo | undefined;
@@ -340,9 +341,25 @@ export class Muxer {
       };
       if (this.#closeInfo) return reject(this.#closedError("readPacket"));
       if (signal?.aborted) return aborted();
+      if (this.#held?.length) return reader.resolve(this.#held.shift()!);
       signal?.addEventListener("abort", aborted, { once: true });
       (this.#readers ??= []).push(reader);
     });
+  }
+
+  /**
+   * Gives a raw message to a waiting read. What arrives next is held back until the
+   * next macrotask rather than dispatched: the reader's continuation (microtasks)
+   * may read again, and a peer's handshake messages often come in one burst.
+   */
+  #handOver(reader: RawReader, data: Uint8Array): void {
+    reader.resolve(data);
+    if (this.#held) return;
+    const held: Uint8Array[] = (this.#held = []);
+    setTimeout(() => {
+      this.#held = undefined;
+      for (const message of held) this.#receive(message);
+    }, 0);
   }
 
   /** Resolves when the connection has ended, with how it ended (Go `Wait`). Never rejects. */
@@ -383,8 +400,10 @@ export class Muxer {
     if (data.length > this.#maxSize) {
       return this.#fail(MESSAGE_TOO_BIG, new BimuxError("too_large", `received ${data.length} bytes; the limit is ${this.#maxSize}`));
     }
+    // Raw reads: see readPacket. Held messages wait their turn, in order.
+    if (this.#held) return void this.#held.push(data);
     const reader = this.#readers?.shift();
-    if (reader) return reader.resolve(data);
+    if (reader) return this.#handOver(reader, data);
     let frame: Frame;
     try {
       frame = decodeFrame(data);
@@ -409,7 +428,7 @@ export class Muxer {
   }
 
   /** Writes a reply or control frame, unless the connection is gone: then nobody is waiting for it. */
-  #send(frame: Frame): void {
+  #send(frame: Frame, fallback = false): void {
     if (this.#closeInfo) return;
     try {
       this.#writes.write(this.#encode(frame), frame.flag >= CANCEL);
@@ -419,9 +438,9 @@ export class Muxer {
       // A peer that keeps asking but does not read its answers is the slow reader
       // backpressure guards against: close rather than buffer without bound.
       if (code === "overloaded") this.#fail(POLICY_VIOLATION, failure);
-      // An answer too large to send still owes the caller an answer: the error.
-      else if (code === "too_large" && frame.flag === RESPONSE) {
-        this.#send({ ...frame, flag: ERROR, data: encodeErrorReply({ code, message: `reply: ${rawMessage}` }) });
+      // An answer (or error reply) too large to send still owes the caller an answer: a short error.
+      else if (code === "too_large" && !fallback && (frame.flag === RESPONSE || frame.flag === ERROR)) {
+        this.#send({ ...frame, flag: ERROR, data: encodeErrorReply({ code, message: `reply: ${rawMessage}` }) }, true);
       }
       // A transport that refuses to send is closing: the close will tell everyone
       // waiting here, and the caller on the other side learns it from its own.
@@ -485,8 +504,13 @@ export class Muxer {
   }
 
   #report(error: BimuxError): void {
-    if (this.#options.onError) this.#options.onError(error, this);
-    else console.error(`bimux: ${error.message}`);
+    const { onError } = this.#options;
+    try {
+      if (onError) return onError(error, this);
+    } catch {
+      // A failing onError must not break what reported (a close, say): the console has the error.
+    }
+    console.error(`bimux: ${error.message}`);
   }
 }
 

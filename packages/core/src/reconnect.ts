@@ -210,6 +210,10 @@ export class ReconnectingMuxer {
       id: this.currentId,
       handlers: Object.fromEntries(this.rpcRoutes),
       onewayHandlers: Object.fromEntries(this.onewayRoutes),
+      // An id set on the live connection (by a handler, say) is the client's id from then on.
+      onIdChange: (live) => {
+        if (live === this.current) this.currentId = live.id;
+      },
       onClose: (closed) => {
         // From here on, calls see the client as down, not a closed muxer.
         if (this.current === closed) this.current = undefined;
