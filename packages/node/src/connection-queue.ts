@@ -32,14 +32,30 @@ export class ConnectionQueue implements AsyncIterable<Muxer> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Muxer> {
+    // This iteration's waiting taker, if any: an iteration that stops must not take the next connection.
+    let waiting: ((result: IteratorResult<Muxer>) => void) | undefined;
     return {
       next: () => {
         const muxer = this.ready.shift();
         if (muxer) return Promise.resolve({ value: muxer, done: false });
         if (this.ended) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve) => this.takers.push(resolve));
+        return new Promise((resolve) => {
+          const taker = (result: IteratorResult<Muxer>) => {
+            waiting = undefined;
+            resolve(result);
+          };
+          waiting = taker;
+          this.takers.push(taker);
+        });
       },
-      return: () => Promise.resolve({ value: undefined, done: true }),
+      return: () => {
+        if (waiting) {
+          const index = this.takers.indexOf(waiting);
+          if (index >= 0) this.takers.splice(index, 1);
+          waiting({ value: undefined, done: true });
+        }
+        return Promise.resolve({ value: undefined, done: true });
+      },
     };
   }
 }

@@ -175,7 +175,7 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
       },
       (error: unknown) => {
         deciding.delete(socket);
-        report(new BimuxError("internal", `authenticate failed: ${(error as Error)?.message ?? String(error)}`, { cause: error }));
+        report(new BimuxError("internal", `authenticate failed: ${BimuxError.from(error).rawMessage}`, { cause: error }));
         if (!socket.destroyed) rejectUpgrade(socket, 500, "Internal Server Error");
       },
     );

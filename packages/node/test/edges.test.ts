@@ -176,4 +176,40 @@ describe("edge cases of the Node transports", () => {
     ws.close(1000, "bye"); // CLOSING until the server answers
     expect(() => duplex.send(new Uint8Array([8, 1]))).toThrow(/not open/);
   });
+
+  it("an authenticate hook rejecting with a value String() cannot convert still answers 500", async () => {
+      const errors: unknown[] = [];
+      const { url } = await start({
+        authenticate: () => Promise.reject(Object.create(null)),
+        onError: (e) => errors.push(e),
+      });
+      const status = await new Promise<number | string>((resolve) => {
+        const ws = new WebSocket(url, { handshakeTimeout: 1000 });
+        ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on("open", () => resolve("open"));
+        ws.on("error", (e) => resolve(e.message));
+      });
+      expect(status).toBe(500);
+    });
+
+  it("an abandoned iterator's return() gives up its pending next(); the next connection goes to a live consumer", async () => {
+    const { server, url } = await start();
+    const it1 = server.connections[Symbol.asyncIterator]();
+    void it1.next(); // e.g. Promise.race([it.next(), timeout]) that timed out
+    await it1.return!();
+    const client = await dial(url);
+    const it2 = server.connections[Symbol.asyncIterator]();
+    const got = await Promise.race([it2.next(), new Promise((r) => setTimeout(() => r("none"), 300))]);
+    expect(got).not.toBe("none");
+    client.close();
+  });
+
+  it("server.close() resolves after an authenticate hook rejected with an unprintable value", async () => {
+    const server = await serve({ port: 0, host: "127.0.0.1", authenticate: () => Promise.reject(Object.create(null)), onError: () => {} });
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`, { handshakeTimeout: 300 });
+    ws.on("error", () => {});
+    await new Promise((r) => setTimeout(r, 500));
+    const closed = await Promise.race([server.close().then(() => "closed"), new Promise((r) => setTimeout(() => r("hung"), 4000))]);
+    expect(closed).toBe("closed");
+  });
 });
