@@ -292,7 +292,8 @@ function originAllowed(policy: OriginPolicy, request: IncomingMessage): boolean 
   if (typeof policy === "function") return policy(origin, request);
   if (policy === "same-origin") {
     try {
-      return new URL(origin).host === request.headers.host;
+      // URL lowercases the host; the Host header is as the client wrote it.
+      return new URL(origin).host === request.headers.host?.toLowerCase();
     } catch {
       return false;
     }

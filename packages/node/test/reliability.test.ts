@@ -173,6 +173,8 @@ describe("security at the upgrade", () => {
     const host = `127.0.0.1:${server.port}`;
     expect(await upgradeStatus(url, { origin: "https://evil.example" })).toBe(403);
     expect(await upgradeStatus(url, { origin: `http://${host}` })).toBe(101);
+    // Host names are case-insensitive: a browser's Host header may keep the case it was typed in.
+    expect(await upgradeStatus(url, { origin: `http://localhost:${server.port}`, host: `LocalHost:${server.port}` })).toBe(101);
     expect(await upgradeStatus(url)).toBe(101); // no Origin: not a browser
     const listed = await start({ origins: ["https://app.example"] });
     expect(await upgradeStatus(listed.url, { origin: "https://app.example" })).toBe(101);
