@@ -411,6 +411,12 @@ export class Muxer {
       return this.#fail(PROTOCOL_ERROR, BimuxError.from(error, "protocol"));
     }
     const { number, flag } = frame;
+    // Field 5 and flags 4-6 mean something only on a connection that negotiated them: from a
+    // plain peer they are someone else's, which a Go peer would skip and drop, and so do we.
+    if (!this.extensions) {
+      if (flag >= CANCEL && flag <= PONG) return;
+      frame.timeout = undefined;
+    }
     // A reply whose number is not ours (a bigint, say) matches nothing and is dropped, as in Go.
     if (flag === RESPONSE) typeof number === "number" && this.#calls.resolve(number, frame.data);
     else if (flag === ERROR) typeof number === "number" && this.#calls.fail(number, remoteError(frame));
