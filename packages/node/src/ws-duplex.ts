@@ -44,6 +44,7 @@ class WsDuplex implements Duplex {
   // ws keeps its TCP socket in `_socket`: corking it makes a tick's frames one write.
   #tcp: Socket | undefined;
   #corked = false;
+  #ended = false;
 
   constructor(socket: WebSocket, protocol: string) {
     this.protocol = protocol;
@@ -115,6 +116,9 @@ class WsDuplex implements Duplex {
 
   /** @internal */
   closed(code: number, reason: string): void {
+    // Once: after an error (see fail), ws's own close event comes later, or never.
+    if (this.#ended) return;
+    this.#ended = true;
     const failure = this.#failure;
     // ws closes an oversized message's connection with 1009 but reports 1006, as it stops reading.
     if (failure instanceof BimuxError && failure.code === "too_large") code = 1009;
@@ -133,6 +137,9 @@ class WsDuplex implements Duplex {
       (error as { code?: string }).code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH"
         ? new BimuxError("too_large", error.message, { cause: error })
         : error;
+    // ws has sent its close frame (1009, 1002…) and stopped reading, but reports "close" only
+    // once the peer ends TCP, which a Go peer never does (its read loop just returns): end now.
+    this.closed(1006, "");
   }
 }
 
