@@ -29,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang/protobuf/proto"
@@ -58,6 +59,24 @@ func main() {
 		fs.Parse(os.Args[2:])
 		watchdog(*maxLife)
 		os.Exit(runClient(*url, *timeout))
+	case "dialcmd":
+		url := fs.String("url", "", "ws:// URL of a bimux server")
+		callTimeout := fs.Duration("calltimeout", 2*time.Second, "timeout of calls")
+		fs.Parse(os.Args[2:])
+		watchdog(*maxLife)
+		conn, _, err := websocket.DefaultDialer.Dial(*url, nil)
+		if err != nil {
+			emit(map[string]interface{}{"event": "connect", "ok": false, "error": err.Error()})
+			os.Exit(1)
+		}
+		m := newMuxer(conn, serveRpc, serveOneway)
+		s := &server{callTimeout: *callTimeout, live: map[int]*muxer{1: m}, next: 1}
+		emit(map[string]interface{}{"event": "connect", "ok": true})
+		go func() {
+			err := m.Wait()
+			emit(map[string]interface{}{"event": "disconnected", "conn": 1, "error": errString(err)})
+		}()
+		s.commands()
 	case "vectors":
 		file := fs.String("file", "conformance/go-bimux-wire-vectors.json", "wire vectors made by the Go original")
 		fs.Parse(os.Args[2:])
@@ -202,6 +221,43 @@ func (s *server) commands() {
 			continue
 		}
 		switch {
+		case args[0] == "rawcall" && len(args) == 4:
+			n, _ := strconv.ParseUint(args[1], 10, 64)
+			ms := atoi(args[2])
+			raw, _ := hex.DecodeString(args[3])
+			if args[3] == "-" {
+				raw = []byte{}
+			}
+			start := time.Now()
+			rsp, err := m.rawCall(n, raw, time.Duration(ms)*time.Millisecond)
+			r := outcome(rsp, err, start)
+			r["event"], r["conn"] = "rawcall", id
+			emit(r)
+		case args[0] == "raw" && len(args) == 2:
+			raw, _ := hex.DecodeString(args[1])
+			err := m.writeKind(websocket.BinaryMessage, raw)
+			emit(map[string]interface{}{"event": "raw", "error": errString(err)})
+		case args[0] == "text" && len(args) == 2:
+			err := m.writeKind(websocket.TextMessage, []byte(args[1]))
+			emit(map[string]interface{}{"event": "text", "error": errString(err)})
+		case args[0] == "setnum" && len(args) == 2:
+			n, _ := strconv.ParseUint(args[1], 10, 64)
+			atomic.StoreUint64(&m.number, n)
+			emit(map[string]interface{}{"event": "setnum"})
+		case args[0] == "send" && len(args) == 3:
+			err := m.Send(int32(atoi(args[1])), []byte(args[2]))
+			emit(map[string]interface{}{"event": "send", "error": errString(err)})
+		case args[0] == "rpc" && len(args) == 4:
+			// rpc ROUTE TIMEOUTMS TEXT ("-" for empty data)
+			data := []byte(args[3])
+			if args[3] == "-" {
+				data = nil
+			}
+			start := time.Now()
+			rsp, err := m.Rpc(int32(atoi(args[1])), data, time.Duration(atoi(args[2]))*time.Millisecond)
+			r := outcome(rsp, err, start)
+			r["event"], r["conn"] = "rpc", id
+			emit(r)
 		case args[0] == "stats":
 			emit(map[string]interface{}{"event": "stats", "conn": id, "wire": m.snapshot()})
 		case args[0] == "call" && len(args) == 4:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,7 @@ type wireLog struct {
 	Oneways           []string     `json:"oneways"`           // one-way payloads, in wire order
 	OnewaysHandled    int          `json:"onewaysHandled"`    // one-way hook runs finished
 	TextMessages      int          `json:"textMessages"`
+	Frames            []string     `json:"frames"` // every frame: flag/number/route/datahex (exact uint64 as text)
 }
 
 func newMuxer(conn *websocket.Conn, onRpc rpcHook, onOneway onewayHook) *muxer {
@@ -183,6 +185,11 @@ func (m *muxer) record(kind int, msg *Message) {
 	if msg.Flag == FlagRequest || msg.Flag == FlagOneway {
 		m.seen.Numbers = append(m.seen.Numbers, msg.Number)
 	}
+	d := msg.Data
+	if len(d) > 64 {
+		d = d[:64]
+	}
+	m.seen.Frames = append(m.seen.Frames, fmt.Sprintf("%d/%d/%d/%x", msg.Flag, msg.Number, msg.Route, d))
 	if msg.Flag == FlagOneway {
 		m.seen.Oneways = append(m.seen.Oneways, string(msg.Data))
 	}
@@ -203,5 +210,39 @@ func (m *muxer) snapshot() wireLog {
 		Oneways:           append([]string{}, m.seen.Oneways...),
 		OnewaysHandled:    m.seen.OnewaysHandled,
 		TextMessages:      m.seen.TextMessages,
+		Frames:            append([]string{}, m.seen.Frames...),
 	}
+}
+
+// rawCall writes raw bytes and waits for the response whose number is number.
+func (m *muxer) rawCall(number uint64, raw []byte, timeout time.Duration) ([]byte, error) {
+	reply := make(chan []byte, 1)
+	m.mu.Lock()
+	m.waiting[number] = reply
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		delete(m.waiting, number)
+		m.mu.Unlock()
+	}()
+	m.writeMu.Lock()
+	err := m.conn.WriteMessage(websocket.BinaryMessage, raw)
+	m.writeMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case data := <-reply:
+		return data, nil
+	case <-timer.C:
+		return nil, errTimeout
+	}
+}
+
+func (m *muxer) writeKind(kind int, raw []byte) error {
+	m.writeMu.Lock()
+	defer m.writeMu.Unlock()
+	return m.conn.WriteMessage(kind, raw)
 }

@@ -11,6 +11,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BimuxError, dial, serve, type BimuxServer, type Muxer } from "../src/index.js";
+import { encodeFrame, type Frame } from "@bimux/core";
 import { bytes, rejection, sleep, text, until } from "../../../test-support/helpers.js";
 
 const repo = fileURLToPath(new URL("../../..", import.meta.url));
@@ -107,6 +108,8 @@ interface WireLog {
   oneways: string[];
   onewaysHandled: number;
   textMessages: number;
+  /** Every frame Go read, its number as an exact decimal. */
+  frames: string[];
 }
 
 /** A running Go peer: its output lines, a way to command it, and its exit. */
@@ -404,5 +407,224 @@ describe("Go client ↔ TS server", () => {
     expect(wire.numbers).toEqual(Array.from({ length: requests }, (_, i) => i + 1));
     expect([wire.unknownFieldBytes, wire.textMessages]).toEqual([0, 0]);
     expect(await go.exited).toBe(0);
+  });
+});
+
+// ---------------------------------------------------------------- edge cases
+const frameHex = (f: Partial<Frame> & { number: number | bigint }) =>
+  hex(encodeFrame({ flag: 0, route: 0, data: new Uint8Array(0), ...f }));
+const U64_MAX = (1n << 64n) - 1n;
+
+/** A TS server and a Go client (dialcmd mode) that takes the server's stdin commands. */
+async function goClientOf(options: Parameters<typeof serve>[0] = {}, ...flags: string[]) {
+  const server = await serve({ host: "127.0.0.1", port: 0, path: "/mux", ...options });
+  servers.push(server);
+  const go = new GoPeer(["dialcmd", "-url", `ws://127.0.0.1:${server.port}/mux`, ...flags]);
+  expect((await go.next((l) => l.event === "connect")).ok).toBe(true);
+  let peer: Muxer | undefined;
+  for await (const m of server.connections) {
+    peer = m;
+    break;
+  }
+  return { server, go, peer: peer! };
+}
+
+const echoRoute = (route: number, data: Uint8Array) => bytes(`${route}:${text(data)}`);
+
+describe("edge: Go client → TS server", () => {
+  it("echoes request numbers exactly: 0, 2^53−1, 2^53, 2^53+1, 2^63, 2^64−1", async () => {
+    const { go } = await goClientOf({ onRpc: echoRoute });
+    for (const n of [0n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 63n, U64_MAX]) {
+      const r = await go.command(`rawcall ${n} 1000 ${frameHex({ number: n, route: 1, data: bytes("x") })}`, "rawcall");
+      expect([String(n), r.ok, r.hex]).toEqual([String(n), true, hex(bytes("1:x"))]);
+    }
+    // async handler (in-flight map keyed by bigint) too
+    const wire = await go.wire();
+    expect(wire.frames.filter((f) => f.startsWith("1/")).map((f) => f.split("/")[1])).toEqual(
+      ["0", "9007199254740991", "9007199254740992", "9007199254740993", "9223372036854775808", "18446744073709551615"],
+    );
+  });
+
+  it("async handler with a bigint number still answers (in-flight map keyed by bigint)", async () => {
+    const { go } = await goClientOf({ onRpc: async (r, d) => (await sleep(5), echoRoute(r, d)) });
+    const n = 2n ** 60n + 3n;
+    const r = await go.command(`rawcall ${n} 1000 ${frameHex({ number: n, route: 1, data: bytes("y") })}`, "rawcall");
+    expect([r.ok, r.hex]).toEqual([true, hex(bytes("1:y"))]);
+  });
+
+  it("Go's uint64 counter wrapping past 2^64−1 to 0 and 1 keeps working", async () => {
+    const { go } = await goClientOf({ onRpc: echoRoute });
+    await go.command(`setnum ${U64_MAX - 1n}`, "setnum");
+    for (const t of ["a", "b", "c"]) expect((await go.command(`rpc 1 1000 ${t}`, "rpc")).hex).toBe(hex(bytes(`1:${t}`)));
+    const wire = await go.wire();
+    expect(wire.frames.filter((f) => f.startsWith("1/")).map((f) => f.split("/")[1])).toEqual(["18446744073709551615", "0", "1"]);
+  });
+
+  it("the empty message (request #0, route 0, no data) is a request and is answered", async () => {
+    const { go } = await goClientOf({ onRpc: echoRoute });
+    const r = await go.command(`rawcall 0 1000 -`, "rawcall");
+    expect([r.ok, r.hex]).toEqual([true, hex(bytes("0:"))]);
+  });
+
+  it("routes −1, int32 min/max with empty data reach the handler and are echoed on the reply", async () => {
+    const seen: Array<[number, number]> = [];
+    const { go } = await goClientOf({ onRpc: (route, data) => (seen.push([route, data.length]), bytes(String(route))) });
+    for (const route of [-1, -2147483648, 2147483647]) {
+      expect((await go.command(`rpc ${route} 1000 -`, "rpc")).hex).toBe(hex(bytes(String(route))));
+    }
+    expect(seen).toEqual([[-1, 0], [-2147483648, 0], [2147483647, 0]]);
+    const wire = await go.wire();
+    expect(wire.frames.filter((f) => f.startsWith("1/")).map((f) => f.split("/")[2])).toEqual(["-1", "-2147483648", "2147483647"]);
+  });
+
+  it("drops responses to numbers never asked (small and ≥ 2^53) and stays up", async () => {
+    const { go, peer } = await goClientOf({ onRpc: echoRoute });
+    await go.command(`raw ${frameHex({ number: 4242, flag: 1, route: 1, data: bytes("?") })}`, "raw");
+    await go.command(`raw ${frameHex({ number: 2n ** 60n, flag: 1, route: 1, data: bytes("?") })}`, "raw");
+    await go.command(`raw ${frameHex({ number: 0, flag: 1 })}`, "raw");
+    expect((await go.command(`rpc 1 1000 ok`, "rpc")).hex).toBe(hex(bytes("1:ok")));
+    expect(peer.closed).toBe(false);
+  });
+
+  it("skips unknown fields from Go (varint, fixed64, fixed32, bytes, group, field 2^29−1)", async () => {
+    const { go } = await goClientOf({ onRpc: echoRoute });
+    const base = frameHex({ number: 77, route: 1, data: bytes("u") });
+    const extra = "30" + "96" + "01" + "39" + "0102030405060708" + "45" + "01020304" + "4a" + "03616263" + "53" + "0801" + "54" + "f8ffffff0f" + "01";
+    const r = await go.command(`rawcall 77 1000 ${base}${extra}`, "rawcall");
+    expect([r.ok, r.hex]).toEqual([true, hex(bytes("1:u"))]);
+  });
+
+  it("field 5 from a Go peer that never negotiated extensions is NOT a deadline (it is someone else's field)", async () => {
+    const { go, peer } = await goClientOf({ onRpc: async (r, d) => (await sleep(30), echoRoute(r, d)) });
+    expect(peer.extensions).toBe(false);
+    // Message{number 88, route 1, data "t"} plus varint field 5 = 1 (e.g. a newer Go schema's "priority = 5").
+    const r = await go.command(`rawcall 88 1000 ${frameHex({ number: 88, route: 1, data: bytes("t") })}2801`, "rawcall");
+    expect([r.ok, r.hex]).toEqual([true, hex(bytes("1:t"))]);
+  });
+
+  it("a flag Go does not know (7) from Go: Go drops it, TS closes 1002 (documented divergence)", async () => {
+    const { go, peer } = await goClientOf({ onRpc: echoRoute });
+    await go.command(`raw ${frameHex({ number: 5, flag: 7 })}`, "raw");
+    expect(await peer.wait()).toMatchObject({ code: 1002, reason: "unknown flag 7" });
+  });
+
+  it("flag 5 (ping) from a plain Go peer gets no flag 6 back: nothing but base protocol + flag 3 goes to Go", async () => {
+    const { go } = await goClientOf({ onRpc: echoRoute });
+    await go.command(`raw ${frameHex({ number: 9, flag: 5 })}`, "raw");
+    await sleep(100);
+    const wire = await go.wire();
+    expect(wire.flags["6"]).toBeUndefined();
+  });
+
+  it("Go Close (no close frame) rejects the server's pending calls at once and frees the peer", async () => {
+    const { go, peer, server } = await goClientOf({ onRpc: echoRoute, onConnection: (m) => (m.id = "g") });
+    // route 3 sleeps 200 ms in Go; close before the answers
+    const pending = Array.from({ length: 20 }, (_, i) => rejection(peer.rpc(3, bytes(`p${i}`), { timeout: 10_000 })));
+    await until(async () => (await go.wire()).flags["0"] === 20);
+    const t = performance.now();
+    await go.command("close", "closed");
+    const errs = await Promise.all(pending);
+    expect(performance.now() - t).toBeLessThan(1000);
+    expect(errs.map((e) => e.code)).toEqual(Array(20).fill("closed"));
+    expect(await peer.wait()).toMatchObject({ code: 1006, initiator: "remote" });
+    await until(() => server.peers.get("g") === undefined);
+  });
+
+  it("keepalive keeps an idle Go client alive for 10 intervals", async () => {
+    const { go, peer } = await goClientOf({ onRpc: echoRoute, keepalive: { interval: 50 } });
+    await sleep(600);
+    expect(peer.closed).toBe(false);
+    expect((await go.command(`rpc 1 1000 z`, "rpc")).hex).toBe(hex(bytes("1:z")));
+  });
+
+  it("one-ways and requests from Go share the counter and reach TS in wire order", async () => {
+    const order: string[] = [];
+    const { go } = await goClientOf({
+      onRpc: (r, d) => (order.push(`rpc:${text(d)}`), d),
+      onOneway: (_r, d) => void order.push(`ow:${text(d)}`),
+    });
+    await go.command("send 7 a", "send");
+    await go.command("rpc 1 1000 b", "rpc");
+    await go.command("send 7 c", "send");
+    await until(() => order.length === 3);
+    expect(order).toEqual(["ow:a", "rpc:b", "ow:c"]);
+  });
+
+  it("a text frame from Go closes with 1003 (Go would try to decode it as a Message)", async () => {
+    const { go, peer } = await goClientOf({ onRpc: echoRoute });
+    await go.command("text hello", "text");
+    expect(await peer.wait()).toMatchObject({ code: 1003 });
+    await go.next((l) => l.event === "disconnected");
+  });
+
+  it("an oversize message from a Go client ends the TS server's muxer at once, with 1009", async () => {
+    const { go, peer } = await goClientOf({ onRpc: echoRoute, maxMessageSize: 1024, keepalive: false }, "-calltimeout", "300ms");
+    // route 3: Go sleeps 200 ms before answering, so this call is pending when the big message arrives
+    const pending = rejection(peer.rpc(3, bytes("pending"), { timeout: 20_000 }));
+    await sleep(20);
+    const t = performance.now();
+    await go.command("big 1 4096", "big");
+    // Go's read loop saw ws's close 1009 at once, but (like the original) never closes its TCP socket.
+    await go.next((l) => l.event === "disconnected");
+    expect((await pending).code).toBe("closed");
+    expect(performance.now() - t).toBeLessThan(1500);
+    expect(peer.closeDetails).toMatchObject({ code: 1009 });
+  }, 40_000);
+});
+
+describe("edge: TS client ↔ Go server", () => {
+  it("an oversize message from a Go server ends the TS client's muxer at once, with 1009", async () => {
+    const { go, url } = await goServer("-calltimeout", "300ms");
+    const client = await tsClient(url, { extensions: false, onRpc: echoRoute, maxMessageSize: 1024, keepalive: false });
+    await go.next((l) => l.event === "hello");
+    const pending = rejection(client.rpc(3, bytes("pending"), { timeout: 20_000 }));
+    await sleep(20);
+    const t = performance.now();
+    await go.command("big 1 4096", "big");
+    expect((await pending).code).toBe("closed");
+    expect(performance.now() - t).toBeLessThan(1500);
+    expect(client.closeDetails).toMatchObject({ code: 1009 });
+  }, 40_000);
+
+  it("Go server's bigint-numbered request reaches the TS client and is echoed exactly", async () => {
+    const { go, url } = await goServer();
+    const client = await tsClient(url, { extensions: false, onRpc: echoRoute });
+    await go.next((l) => l.event === "hello");
+    const r = await go.command(`rawcall ${U64_MAX} 1000 ${frameHex({ number: U64_MAX, route: -5, data: bytes("q") })}`, "rawcall");
+    expect([r.ok, r.hex]).toEqual([true, hex(bytes("-5:q"))]);
+    expect(client.closed).toBe(false);
+  });
+
+  it("TS client calls with empty data and int32 route extremes; Go echo returns exact", async () => {
+    const { url } = await goServer();
+    const client = await tsClient(url, { extensions: false, handlers: helloHandler });
+    for (const route of [-2147483648, 2147483647, 0]) expect(hex(await client.rpc(route, new Uint8Array(0)))).toBe("");
+    expect(text(await client.rpc(1, bytes("ok")))).toBe("ok");
+  });
+
+  it("idle TS client stays up with a Go server over 10 keepalive intervals", async () => {
+    const { go, url } = await goServer();
+    const client = await tsClient(url, { extensions: false, handlers: helloHandler, keepalive: { interval: 50 } });
+    await go.next((l) => l.event === "hello");
+    await sleep(600);
+    expect(client.closed).toBe(false);
+    expect(text(await client.rpc(1, bytes("alive")))).toBe("alive");
+  });
+
+  it("a Go-server one-way sent right after a reply is seen by TS in wire order", async () => {
+    const order: string[] = [];
+    const { go, url } = await goServer();
+    const client = await tsClient(url, {
+      extensions: false,
+      handlers: helloHandler,
+      onOneway: (_r, d) => void order.push(`ow:${text(d)}`),
+    });
+    await go.next((l) => l.event === "hello");
+    const p = client.rpc(3, bytes("slow")).then((d) => order.push(`reply:${text(d)}`));
+    await sleep(20);
+    await go.command("send 7 x", "send");
+    await p;
+    await until(() => order.length === 2);
+    expect(order).toEqual(["ow:x", "reply:slow"]);
   });
 });
