@@ -27,19 +27,25 @@ export interface Ticking {
 // are due. A deadline fires at most TICK_MS late, never early. The monotonic clock,
 // so that the wall clock stepping (NTP, a laptop waking) neither hangs nor hastens calls.
 const TICK_MS = 10;
-const slots = new Map<number, Set<Deadline>>();
+/** The deadlines due in one tick, and which tick that is. */
+type Slot = Set<Deadline> & { due?: number };
+const slots = new Map<number, Slot>();
 let ticker: ReturnType<typeof setInterval> | undefined;
 let lastTick = 0;
 // Calls made close together share a slot: remember the last one to skip the lookup.
 let lastDue = 0;
-let lastSlot: Set<Deadline> | undefined;
+let lastSlot: Slot | undefined;
 
 /** Calls `item.expire()` once `item.timeout` ms have passed, unless {@link stopDeadline} comes first. */
 export function startDeadline(item: Deadline): void {
   const due = Math.ceil((performance.now() + item.timeout) / TICK_MS);
   // A slot not yet due is never expired, so the cached one is still in the map.
   let slot = due === lastDue ? lastSlot : slots.get(due);
-  if (!slot) slots.set(due, (slot = new Set()));
+  if (!slot) {
+    slot = new Set() as Slot;
+    slot.due = due;
+    slots.set(due, slot);
+  }
   lastDue = due;
   lastSlot = slot;
   slot.add(item);
@@ -53,7 +59,16 @@ export function startDeadline(item: Deadline): void {
 }
 
 export function stopDeadline(item: Deadline): void {
-  (item.slot as Set<Deadline> | undefined)?.delete(item);
+  const slot = item.slot as Slot | undefined;
+  // Most calls settle long before their deadline: an emptied slot goes at once, and with the
+  // last one the interval, or both would stay for the whole timeout (30 s by default).
+  if (!slot?.delete(item) || slot.size) return;
+  if (slots.get(slot.due!) === slot) slots.delete(slot.due!);
+  if (slot === lastSlot) lastSlot = undefined;
+  if (!slots.size) {
+    clearInterval(ticker);
+    ticker = undefined;
+  }
 }
 
 function expireDue(): void {

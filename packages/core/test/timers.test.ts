@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import * as server from "../src/timers.js";
 import * as browser from "../src/timers.browser.js";
 import { sleep } from "../../../test-support/helpers.js";
@@ -45,5 +45,25 @@ describe.each([
     expect(seen).toBeLessThanOrEqual(6);
     await sleep(60);
     expect(ticks).toBe(seen);
+  });
+});
+
+describe("timers: server wheel housekeeping", () => {
+  it("stops its shared interval as soon as no deadline waits, not when the stopped ones would have fired", () => {
+    const started = vi.spyOn(globalThis, "setInterval");
+    const cleared = vi.spyOn(globalThis, "clearInterval");
+    try {
+      const early = { timeout: 60_000, slot: undefined as unknown, expire: () => {} };
+      const late = { timeout: 3_600_000, slot: undefined as unknown, expire: () => {} };
+      server.startDeadline(early);
+      const ticker = started.mock.results.at(-1)!.value;
+      server.startDeadline(late);
+      server.stopDeadline(early);
+      expect(cleared).not.toHaveBeenCalledWith(ticker); // one still waits
+      server.stopDeadline(late);
+      expect(cleared).toHaveBeenCalledWith(ticker);
+    } finally {
+      vi.restoreAllMocks();
+    }
   });
 });
