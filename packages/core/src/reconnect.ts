@@ -4,6 +4,9 @@ import { checkRoute } from "./codec.js";
 import { BimuxError } from "./errors.js";
 import { Muxer, checkTimeout, type CloseInfo, type MuxerOptions, type RpcOptions } from "./muxer.js";
 
+/** How long a connection must last to count as a success (see {@link ReconnectOptions.maxAttempts}). */
+const STABLE_MS = 5000;
+
 /** Where a {@link ReconnectingMuxer} stands. */
 export type ConnectionState = "connecting" | "open" | "closed";
 
@@ -17,7 +20,11 @@ export interface ReconnectOptions {
   factor?: number;
   /** Fraction of each delay that is random, so that many clients do not retry in step. Default 0.5. */
   jitter?: number;
-  /** Consecutive failed attempts before giving up for good. Default `Infinity`. */
+  /**
+   * Consecutive failed attempts before giving up for good. Default `Infinity`. A connection
+   * that ends within 5 s of opening (a server that accepts, then turns the client away) counts
+   * as a failed attempt, and does not reset the backoff.
+   */
   maxAttempts?: number;
   /**
    * Calls (rpc and send) that may wait for the connection while it is down; they
@@ -167,27 +174,31 @@ export class ReconnectingMuxer {
 
   private async run(): Promise<void> {
     let failures = 0;
+    // After a failed attempt: give up at the limit, else back off. False once it gave up.
+    const failed = async (error: unknown): Promise<boolean> => {
+      failures++;
+      if (failures >= (this.options.maxAttempts ?? Infinity)) {
+        const cause = BimuxError.from(error, "unavailable");
+        this.end({ code: 1006, reason: `gave up after ${failures} attempts: ${cause.rawMessage}`, initiator: "local", error: cause });
+        return false;
+      }
+      await this.sleep(this.delay(failures));
+      return true;
+    };
     while (!this.finalInfo) {
       this.setState("connecting");
       let duplex: Duplex;
       try {
         duplex = await this.connect(this.stop.signal);
       } catch (error) {
-        if (this.finalInfo) return;
-        failures++;
-        if (failures >= (this.options.maxAttempts ?? Infinity)) {
-          const cause = BimuxError.from(error, "unavailable");
-          this.end({ code: 1006, reason: `gave up after ${failures} attempts: ${cause.rawMessage}`, initiator: "local", error: cause });
-          return;
-        }
-        await this.sleep(this.delay(failures));
+        if (this.finalInfo || !(await failed(error))) return;
         continue;
       }
       if (this.finalInfo) {
         duplex.close(1000, "");
         return;
       }
-      failures = 0;
+      const opened = Date.now();
       let muxer: Muxer;
       try {
         muxer = this.open(duplex);
@@ -197,10 +208,17 @@ export class ReconnectingMuxer {
         this.end({ code: 1000, reason: "invalid options", initiator: "local", error: BimuxError.from(error) });
         return;
       }
-      await muxer.wait();
+      const info = await muxer.wait();
       this.current = undefined;
+      if (this.finalInfo) return;
+      if (Date.now() - opened < STABLE_MS) {
+        // Accepted, then dropped at once: as good as refused, or a kicking server is hammered.
+        if (!(await failed(new BimuxError("unavailable", `connection closed ${Date.now() - opened} ms after opening (${info.code})`)))) return;
+        continue;
+      }
+      failures = 0;
       // Even after a good connection, wait a little (with jitter) so a restarting server is not stampeded.
-      if (!this.finalInfo) await this.sleep(this.delay(0));
+      await this.sleep(this.delay(0));
     }
   }
 

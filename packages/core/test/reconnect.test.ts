@@ -232,4 +232,21 @@ describe("edge cases", () => {
     expect(Date.now() - started).toBeLessThan(100);
     c.close();
   });
+
+  it("counts a connection the server drops at once as a failed attempt: it backs off and gives up at maxAttempts", async () => {
+    let accepted = 0;
+    const c = new ReconnectingMuxer(
+      async () => {
+        accepted++;
+        const [client, side] = createDuplexPair();
+        const server = new Muxer(side, { keepalive: false });
+        setTimeout(() => server.close(4001, "not you"), 1); // accepts, then turns the client away
+        return client;
+      },
+      { initialDelay: 5, maxDelay: 20, jitter: 0, keepalive: false, maxAttempts: 3 },
+    );
+    const info = await Promise.race([c.wait(), sleep(3000).then(() => undefined)]);
+    expect(accepted).toBe(3);
+    expect(info?.reason).toMatch(/^gave up after 3 attempts: connection closed \d+ ms after opening \(4001\)$/);
+  });
 });
