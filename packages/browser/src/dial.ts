@@ -1,4 +1,4 @@
-import { EXTENSIONS_PROTOCOL, Muxer, type Duplex, type MuxerOptions } from "@bimux/core";
+import { EXTENSIONS_PROTOCOL, Muxer, type BimuxError, type Duplex, type MuxerOptions } from "@bimux/core";
 import { openWebSocket } from "./open.js";
 
 /** Options of {@link dial}: the hooks of the muxer, and how to connect. */
@@ -12,7 +12,8 @@ export interface DialOptions extends MuxerOptions {
   /**
    * Offer the bimux-ts extensions (cancel, keepalive pings, request timeouts) after
    * `protocols`. Default true. A server that does not take them (the Go original)
-   * answers with no subprotocol, which a browser accepts: the base protocol it is.
+   * answers with no subprotocol, which makes the browser fail that handshake: dial
+   * then connects once more offering only `protocols`, and remembers the URL.
    */
   extensions?: boolean;
 }
@@ -35,9 +36,25 @@ export async function dial(url: string, options: DialOptions = {}): Promise<Muxe
   }
 }
 
+// Servers that took none of the subprotocols offered, by URL: later dials there offer only the page's own.
+const plain = new Set<string>();
+
 /** The function that opens one WebSocket to `url` as `options` say, for a dial or every redial. */
 export function opener(url: string, options: DialOptions): (signal?: AbortSignal) => Promise<Duplex> {
   const { protocols = [], handshakeTimeout, extensions = true } = options;
   const offer = extensions && !protocols.includes(EXTENSIONS_PROTOCOL) ? [...protocols, EXTENSIONS_PROTOCOL] : protocols;
-  return (signal) => openWebSocket(url, { protocols: offer, signal, timeout: handshakeTimeout });
+  const open = (offered: string[], signal?: AbortSignal) => openWebSocket(url, { protocols: offered, signal, timeout: handshakeTimeout });
+  return async (signal) => {
+    if (offer === protocols || plain.has(url)) return open(protocols, signal);
+    try {
+      return await open(offer, signal);
+    } catch (error) {
+      // A server that picks no subprotocol (the Go original) makes the browser fail the handshake
+      // it had answered with 101: the socket closes, 1006, before it opens. Once more without ours.
+      if ((error as BimuxError).code !== "unavailable" || (error as BimuxError).cause !== 1006) throw error;
+      const duplex = await open(protocols, signal);
+      plain.add(url);
+      return duplex;
+    }
+  };
 }

@@ -46,6 +46,6 @@ export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): 
       resolve(webSocketDuplex(ws!));
     };
     // A failed connection is an error event, which says nothing, then a close: the code is all there is.
-    ws.onclose = (event) => fail(`cannot connect to ${url} (close ${event.code})`);
+    ws.onclose = (event) => fail(`cannot connect to ${url} (close ${event.code})`, event.code);
   });
 }

@@ -28,6 +28,30 @@ describe("dial in a browser", () => {
     expect(muxer.extensions).toBe(true);
   });
 
+  it("connects to a server that takes no subprotocol (the Go original) by dialing again without the offer, once per URL", async () => {
+    const url = "ws://127.0.0.1:2/go-server";
+    const dialing = dial(url, { keepalive: false });
+    // The server answered 101 without a subprotocol; the browser fails such a handshake: close 1006, never open.
+    FakeWebSocket.made[0]!.fail();
+    await vi.waitFor(() => expect(FakeWebSocket.made).toHaveLength(2));
+    expect(FakeWebSocket.made[1]!.protocols).toEqual([]);
+    FakeWebSocket.made[1]!.accept("");
+    const muxer = await dialing;
+    expect(muxer.extensions).toBe(false);
+    // The next dial there goes straight to the plain handshake.
+    const again = dial(url, { keepalive: false });
+    expect(FakeWebSocket.made[2]!.protocols).toEqual([]);
+    FakeWebSocket.made[2]!.accept("");
+    expect((await again).extensions).toBe(false);
+  });
+
+  it("does not dial again when the first handshake timed out or was refused for another reason", async () => {
+    const refused = rejectionOf(dial("ws://127.0.0.1:3/down", { keepalive: false }));
+    FakeWebSocket.made[0]!.end(1013, "try later");
+    expect((await refused).code).toBe("unavailable");
+    expect(FakeWebSocket.made).toHaveLength(1);
+  });
+
   it("offers no extensions when asked not to", async () => {
     const [muxer, ws] = await connected({ extensions: false });
     expect(ws.protocols).toEqual([]);
@@ -145,3 +169,12 @@ describe("dialReconnecting and odd close codes", () => {
     expect(error?.code).toBe("aborted");
   });
 });
+
+async function rejectionOf(p: Promise<unknown>): Promise<BimuxError> {
+  return p.then(
+    () => {
+      throw new Error("resolved");
+    },
+    (e: BimuxError) => e,
+  );
+}
