@@ -43,6 +43,10 @@ export interface BimuxErrorOptions {
   remote?: boolean;
 }
 
+// Marks every BimuxError, from whichever copy of bimux made it: Node may load the ESM and
+// the CJS build side by side, and a page may have @bimux/core next to @bimux/browser's own.
+const BRAND = Symbol.for("bimux.BimuxError");
+
 /**
  * The one error type bimux raises or rejects with. `code` says what happened;
  * `remote` says whether the peer reported it.
@@ -61,6 +65,20 @@ export class BimuxError extends Error {
     this.code = code;
     this.remote = options.remote ?? false;
     this.rawMessage = message;
+  }
+
+  static {
+    Object.defineProperty(this.prototype, BRAND, { value: true });
+  }
+
+  /**
+   * `error instanceof BimuxError` holds for a BimuxError made by any copy of bimux in the
+   * process or page, so that its code is never lost between two builds of the package.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // Subclasses keep the usual test.
+    if (this !== BimuxError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === "object" && value !== null && (value as { [BRAND]?: boolean })[BRAND] === true;
   }
 
   /** Wraps anything thrown into a BimuxError with `code`, keeping BimuxErrors as they are. */

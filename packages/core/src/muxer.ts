@@ -69,8 +69,8 @@ export interface MuxerOptions {
   timeout?: number;
   /**
    * Dead-peer detection: after `interval` ms without a word from the peer, probe
-   * it (a ping message if it negotiated extensions, else a WebSocket ping where the
-   * transport has one); no answer within another interval closes the connection,
+   * it (a WebSocket ping where the transport has one, which a browser answers even
+   * while its page is busy, else a ping message if the peer negotiated them); no answer within another interval closes the connection,
    * rejecting its calls. Default `{ interval: 5000 }`; `false` turns it off.
    */
   keepalive?: false | { interval?: number };
@@ -199,11 +199,17 @@ export class Muxer {
       if (this.owner.extensions) this.owner.#write(number, CANCEL);
     }
 
+    /**
+     * A transport ping where there is one: a browser's network stack answers it even while
+     * the page's JavaScript is busy, where a ping message waits for the page. Else the
+     * ping message, to a peer that negotiated it.
+     */
     probe(): boolean {
       const muxer = this.owner;
-      if (muxer.extensions) muxer.#write(0, PING);
-      else muxer.#duplex.ping?.();
-      return muxer.extensions || !!muxer.#duplex.ping;
+      const duplex = muxer.#duplex;
+      if (duplex.ping) duplex.ping();
+      else if (muxer.extensions) muxer.#write(0, PING);
+      return !!duplex.ping || muxer.extensions;
     }
 
     /** The peer stopped answering: give up on it now, rather than wait for TCP to notice. */
@@ -472,8 +478,7 @@ export class Muxer {
 
   #closeDuplex(code: number, reason: string): void {
     try {
-      // RFC 6455 allows 123 bytes of reason; 40 characters fit in any encoding.
-      this.#duplex.close(code, new TextEncoder().encode(reason).length > 123 ? `${reason.slice(0, 40)}…` : reason);
+      this.#duplex.close(code, closeReason(reason));
     } catch (error) {
       // An invalid close code, say: report it, and still end the connection, or the peer is never told.
       this.#report(BimuxError.from(error));
@@ -533,6 +538,20 @@ function remoteError(frame: Frame): BimuxError {
     // Keep the defaults: a reply we cannot read still means the call failed.
   }
   return new BimuxError(isErrorCode(code) ? code : "remote", message || `call to route ${frame.route} failed`, { remote: true });
+}
+
+/** RFC 6455 allows 123 bytes of close reason: a longer one is cut at a character boundary, with "…". */
+function closeReason(reason: string): string {
+  if (new TextEncoder().encode(reason).length <= 123) return reason;
+  let cut = "";
+  let bytes = 3; // the ellipsis
+  for (const char of reason) {
+    const code = char.codePointAt(0)!;
+    bytes += code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+    if (bytes > 123) break;
+    cut += char;
+  }
+  return `${cut}…`;
 }
 
 /** @internal The timeout in ms, `Infinity` for none; throws `invalid_argument` unless positive. */

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { BimuxError, Muxer, ReconnectingMuxer, type MuxerOptions } from "../src/index.js";
+import { describe, expect, it, vi } from "vitest";
+import { BimuxError, Muxer, ReconnectingMuxer, type Duplex, type MuxerOptions } from "../src/index.js";
 import { createDuplexPair, type MemoryDuplex } from "../src/testing.js";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -133,5 +133,59 @@ describe("robustness: hooks, odd thrown values, raw reads, large error replies",
     await client.ready();
     expect(client.muxer!.id).toBe("alice");
     client.close();
+  });
+});
+
+describe("BimuxError across copies of bimux", () => {
+  it("is recognised, code and all, when another build of the package made it", async () => {
+    // A second copy of the module, as Node gives when one import is ESM and another CJS.
+    vi.resetModules();
+    const other = await import("../src/errors.js");
+    expect(other.BimuxError).not.toBe(BimuxError);
+    const foreign = new other.BimuxError("invalid_argument", "bad input");
+    expect(foreign instanceof BimuxError).toBe(true);
+    expect(BimuxError.from(foreign).code).toBe("invalid_argument");
+    const { a } = pair({}, { onRpc: () => { throw foreign; } });
+    const r = await settle(a.rpc(1, bytes("x")));
+    expect(!r.ok && [r.e.code, r.e.rawMessage]).toEqual(["invalid_argument", "bad input"]);
+    expect(new Error("plain") instanceof BimuxError).toBe(false);
+    class Special extends BimuxError {}
+    expect(new BimuxError("internal", "x") instanceof Special).toBe(false);
+    expect(new Special("internal", "x") instanceof Special).toBe(true);
+  });
+});
+
+describe("close reasons and keepalive probes", () => {
+  it("cuts a close reason over 123 UTF-8 bytes at a character boundary, keeping as much as fits", () => {
+    const sent: string[] = [];
+    const duplex: Duplex = { open: () => {}, send: () => {}, close: (_c, r) => void sent.push(r), bufferedAmount: 0 };
+    new Muxer(duplex, { keepalive: false }).close(4000, "a" + "😀".repeat(60));
+    const reason = sent[0]!;
+    expect(reason).not.toContain("\uFFFD");
+    expect(reason.endsWith("…")).toBe(true);
+    expect(new TextEncoder().encode(reason).length).toBeLessThanOrEqual(123);
+    expect(new TextEncoder().encode(reason).length).toBeGreaterThan(118);
+    expect(("a" + "😀".repeat(60)).startsWith(reason.slice(0, -1))).toBe(true);
+    const exact = "x".repeat(123);
+    new Muxer({ ...duplex, close: (_c, r) => void sent.push(r) }, { keepalive: false }).close(4000, exact);
+    expect(sent[1]).toBe(exact);
+  });
+
+  it("probes with the transport's ping where there is one, even when the peer negotiated ping messages", async () => {
+    const sent: Uint8Array[] = [];
+    let pings = 0;
+    const duplex: Duplex = {
+      open: () => {},
+      send: (p) => void sent.push(p),
+      close: () => {},
+      ping: () => void pings++,
+      bufferedAmount: 0,
+      protocol: "bimux.ext.v1",
+    };
+    const muxer = new Muxer(duplex, { keepalive: { interval: 20 } });
+    await new Promise((r) => setTimeout(r, 70));
+    expect(pings).toBeGreaterThan(0);
+    expect(sent).toEqual([]); // no ping message: a busy browser page answers the transport's ping anyway
+    muxer.close();
   });
 });
