@@ -21,7 +21,8 @@ export default defineConfig([
     ...shared,
     entry: ["src/index.ts"],
     format: ["esm", "cjs"],
-    dts: { resolve: ["@bimux/core"] },
+    // Core's types are inlined from its sources: its built d.ts share a chunk file this package does not ship.
+    dts: { resolve: ["@bimux/core"], compilerOptions: { paths: { "@bimux/core": ["../core/src/index.ts"] } } },
     // Both builds run at once: this one's clean must spare the other's output.
     clean: ["!bimux.global.js*"],
   },
