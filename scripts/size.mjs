@@ -11,11 +11,11 @@ import { INTERNAL_NAMES } from "../packages/browser/mangle.mjs";
 /** The budget of issue 3 for dial and the muxer it returns, gzipped. Not met yet: see the report line. */
 const BUDGET = 5 * 1024;
 /**
- * What the build may not grow past: the size reached on 2026-11-25 (5,629 B, with
- * that day's fixes) and some room for the next few, rounded up. A guard against
- * regressions, not a replacement for the budget above.
+ * What the build may not grow past: the size on 2026-11-25 after that day's
+ * reviews (6,055 B: the fixes for 50-odd bugs cost about 420 B), rounded up.
+ * A guard against regressions, not a replacement for the budget above.
  */
-const CEILING = 5.75 * 1024;
+const CEILING = 6.25 * 1024;
 /** Code that must never reach a page: the generated protobuf types and their runtime. */
 const FORBIDDEN = [/\/src\/gen\//, /@bufbuild\//];
 
