@@ -250,7 +250,10 @@ export class Muxer {
     return this.#calls.size;
   }
 
-  /** Inbound calls whose handler has not finished yet. */
+  /**
+   * Inbound calls still owed an answer. A call the caller cancelled, one past its
+   * deadline, or one the close ended no longer counts, though its handler may still run.
+   */
   get servingCalls(): number {
     return this.#dispatcher.inFlight;
   }
@@ -322,6 +325,7 @@ export class Muxer {
   writePacket(packet: Uint8Array): Promise<void> {
     try {
       this.#check("writePacket", 0, packet);
+      if (packet.length > this.#maxSize) throw new BimuxError("too_large", `${packet.length} bytes exceed the limit of ${this.#maxSize}`);
       return this.#written(packet);
     } catch (error) {
       return rejected(error);

@@ -49,6 +49,7 @@ class MemoryEnd implements MemoryDuplex {
 
   sendText(text: string): void {
     if (!this.open_) throw new Error("memory duplex is closed");
+    if (this.silent) return;
     this.peer.deliver(() => this.peer.sink?.message(text));
   }
 
