@@ -24,7 +24,9 @@ export async function dialReconnecting(url: string, options: ReconnectingDialOpt
   try {
     await client.ready();
   } catch (error) {
-    throw signal?.aborted ? aborted() : error;
+    if (signal?.aborted) throw aborted();
+    // Out of attempts: the reason it could not connect, as a plain dial would give it.
+    throw (error as BimuxError).cause instanceof BimuxError ? (error as BimuxError).cause : error;
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }

@@ -138,6 +138,13 @@ describe("dial in a browser", () => {
 });
 
 describe("dialReconnecting and odd close codes", () => {
+  it("rejects with the reason it could not connect once out of attempts, as dial does", async () => {
+    const dialing = dialReconnecting("ws://127.0.0.1:4/down", { keepalive: false, extensions: false, reconnect: { maxAttempts: 1 } });
+    FakeWebSocket.made[0]!.end(1013, "try later");
+    const error = await rejectionOf(dialing);
+    expect([error.code, error.rawMessage]).toEqual(["unavailable", "cannot connect to ws://127.0.0.1:4/down (close 1013)"]);
+  });
+
   it("dialReconnecting with an already aborted signal rejects with aborted and opens no socket", async () => {
     const dialing = dialReconnecting("ws://127.0.0.1:1/mux", { signal: AbortSignal.abort(), keepalive: false });
     const outcome = dialing.then(

@@ -66,7 +66,9 @@ export async function dial(url: string, options: DialOptions | ReconnectingDialO
   try {
     await client.ready();
   } catch (error) {
-    throw signal?.aborted ? aborted() : error;
+    if (signal?.aborted) throw aborted();
+    // Out of attempts: the reason it could not connect, as a plain dial would give it.
+    throw (error as BimuxError).cause instanceof BimuxError ? (error as BimuxError).cause : error;
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }

@@ -140,7 +140,8 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
       // Another upgrade listener may own this path. When all of them are bimux servers
       // and none owns it, the last one answers, or the client would wait in vain.
       const listeners = http.listeners("upgrade") as Array<{ [SERVED_PATH]?: string }>;
-      const unowned = listeners.every((l) => SERVED_PATH in l && l[SERVED_PATH] !== pathOf(request));
+      // A bimux server without a path takes every path: then the path is owned.
+      const unowned = listeners.every((l) => SERVED_PATH in l && l[SERVED_PATH] !== undefined && l[SERVED_PATH] !== pathOf(request));
       if (unowned && listeners[listeners.length - 1] === onUpgrade) rejectUpgrade(socket, 404, "Not Found");
       return;
     }
