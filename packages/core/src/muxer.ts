@@ -178,6 +178,9 @@ export class Muxer {
     }
 
     closed(code: number, reason: string, error?: unknown): void {
+      // Messages held after a raw read arrived before the close: they go on first.
+      const muxer = this.owner;
+      while (muxer.#held) muxer.#release(muxer.#held);
       const initiator = error === undefined ? "remote" : "local";
       this.owner.#finish({ code, reason, initiator, error: error === undefined ? error : BimuxError.from(error, "unavailable") });
     }
@@ -364,12 +367,19 @@ export class Muxer {
    */
   #handOver(reader: RawReader, data: Uint8Array): void {
     reader.resolve(data);
-    if (this.#held) return;
     const held: Uint8Array[] = (this.#held = []);
-    setTimeout(() => {
-      this.#held = undefined;
-      for (const message of held) this.#receive(message);
-    }, 0);
+    setTimeout(() => this.#release(held), 0);
+  }
+
+  /** Ends a hold: what it kept goes on in order, to reads that wait or else to the handlers. */
+  #release(held: Uint8Array[]): void {
+    if (this.#held !== held) return;
+    this.#held = undefined;
+    for (let i = 0; i < held.length; i++) {
+      // A read given one of them started a new hold: the rest wait in that one, in order.
+      if (this.#held) return void (this.#held as Uint8Array[]).push(...held.slice(i));
+      this.#receive(held[i]!);
+    }
   }
 
   /** Resolves when the connection has ended, with how it ended (Go `Wait`). Never rejects. */
@@ -411,7 +421,11 @@ export class Muxer {
       return this.#fail(MESSAGE_TOO_BIG, new BimuxError("too_large", `received ${data.length} bytes; the limit is ${this.#maxSize}`));
     }
     // Raw reads: see readPacket. Held messages wait their turn, in order.
-    if (this.#held) return void this.#held.push(data);
+    if (this.#held) {
+      // A read already waiting comes first; else the message waits its turn.
+      const waiting = this.#readers?.shift();
+      return void (waiting ? waiting.resolve(data) : this.#held.push(data));
+    }
     const reader = this.#readers?.shift();
     if (reader) return this.#handOver(reader, data);
     let frame: Frame;

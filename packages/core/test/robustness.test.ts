@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { BimuxError, Muxer, ReconnectingMuxer, type Duplex, type MuxerOptions } from "../src/index.js";
+import { BimuxError, Flag, Muxer, ReconnectingMuxer, decodeFrame, encodeFrame, type Duplex, type MuxerOptions } from "../src/index.js";
 import { createDuplexPair, type MemoryDuplex } from "../src/testing.js";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -187,5 +187,61 @@ describe("close reasons and keepalive probes", () => {
     expect(pings).toBeGreaterThan(0);
     expect(sent).toEqual([]); // no ping message: a busy browser page answers the transport's ping anyway
     muxer.close();
+  });
+});
+
+describe("raw reads while messages are held", () => {
+  it("gives raw messages to readPacket calls in the order the calls were made", async () => {
+    const [near, far] = createDuplexPair();
+    far.open({ message() {}, closed() {} });
+    const muxer = new Muxer(near, { keepalive: false });
+    const got: string[] = [];
+    const r0 = muxer.readPacket().then((p) => got.push(`r0=${text(p)}`));
+    far.send(bytes("p1"));
+    await r0; // p1 handed over: the hold window is open
+    const r1 = muxer.readPacket().then((p) => got.push(`r1=${text(p)}`)); // waits: nothing held yet
+    far.send(bytes("p2"));
+    await new Promise<void>((r) => queueMicrotask(r));
+    await new Promise<void>((r) => queueMicrotask(r)); // p2 delivered, while r1 waits
+    const r2 = muxer.readPacket().then((p) => got.push(`r2=${text(p)}`)); // the later read
+    far.send(bytes("p3"));
+    await Promise.all([r1, r2]);
+    expect(got).toEqual(["r0=p1", "r1=p2", "r2=p3"]);
+    muxer.close();
+  });
+
+  it("a one-way message that arrived before the close, right after a raw read, is still handled", async () => {
+    const [near, far] = createDuplexPair();
+    far.open({ message() {}, closed() {} });
+    const seen: string[] = [];
+    const muxer = new Muxer(near, { keepalive: false, onOneway: (_r, d) => void seen.push(text(d)) });
+    const hello = muxer.readPacket();
+    far.send(bytes("hello"));                                               // raw handshake message
+    far.send(encodeFrame({ number: 1, flag: Flag.oneway, route: 1, data: bytes("bye") })); // then muxed traffic
+    far.close(1000, "done");                                                // then the peer closes
+    expect(text(await hello)).toBe("hello");
+    await muxer.wait();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(seen).toEqual(["bye"]);
+  });
+
+  it("a reply that arrived before the close, right after a raw read, resolves its call", async () => {
+    const [near, far] = createDuplexPair();
+    far.open({
+      message(d) {
+        if (text(d as Uint8Array) === "hello?") return far.send(bytes("hello"));
+        const req = decodeFrame(d as Uint8Array);
+        // The peer answers the request, then hangs up at once.
+        far.send(encodeFrame({ number: req.number, flag: Flag.response, route: req.route, data: bytes("answer") }));
+        far.close(1000, "done");
+      },
+      closed() {},
+    });
+    const muxer = new Muxer(near, { keepalive: false });
+    const hello = muxer.readPacket();
+    await muxer.writePacket(bytes("hello?"));
+    expect(text(await hello)).toBe("hello");
+    // Right after the handshake, the first call.
+    expect(text(await muxer.rpc(1, bytes("q")))).toBe("answer");
   });
 });
