@@ -13,7 +13,7 @@ export interface DialOptions extends MuxerOptions {
    * Offer the bimux-ts extensions (cancel, keepalive pings, request timeouts) after
    * `protocols`. Default true. A server that does not take them (the Go original)
    * answers with no subprotocol, which makes the browser fail that handshake: dial
-   * then connects once more offering only `protocols`, and remembers the URL.
+   * then connects once more offering only `protocols`, and does so directly for a minute.
    */
   extensions?: boolean;
 }
@@ -36,8 +36,11 @@ export async function dial(url: string, options: DialOptions = {}): Promise<Muxe
   }
 }
 
-// Servers that took none of the subprotocols offered, by URL: later dials there offer only the page's own.
-const plain = new Set<string>();
+// Servers that took none of the subprotocols offered, by URL, until when: dials there in the
+// meantime offer only the page's own. Not for good: a page cannot tell that answer from a
+// server that was down for a moment (both close 1006), and a bimux-ts server would lose its extensions.
+const plain = new Map<string, number>();
+const PLAIN_MS = 60_000;
 
 /** The function that opens one WebSocket to `url` as `options` say, for a dial or every redial. */
 export function opener(url: string, options: DialOptions): (signal?: AbortSignal) => Promise<Duplex> {
@@ -45,7 +48,7 @@ export function opener(url: string, options: DialOptions): (signal?: AbortSignal
   const offer = extensions && !protocols.includes(EXTENSIONS_PROTOCOL) ? [...protocols, EXTENSIONS_PROTOCOL] : protocols;
   const open = (offered: string[], signal?: AbortSignal) => openWebSocket(url, { protocols: offered, signal, timeout: handshakeTimeout });
   return async (signal) => {
-    if (offer === protocols || plain.has(url)) return open(protocols, signal);
+    if (offer === protocols || (plain.get(url) ?? 0) > Date.now()) return open(protocols, signal);
     try {
       return await open(offer, signal);
     } catch (error) {
@@ -53,7 +56,7 @@ export function opener(url: string, options: DialOptions): (signal?: AbortSignal
       // it had answered with 101: the socket closes, 1006, before it opens. Once more without ours.
       if ((error as BimuxError).code !== "unavailable" || (error as BimuxError).cause !== 1006) throw error;
       const duplex = await open(protocols, signal);
-      plain.add(url);
+      plain.set(url, Date.now() + PLAIN_MS);
       return duplex;
     }
   };

@@ -11,6 +11,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   vi.unstubAllGlobals();
+  vi.useRealTimers();
 });
 
 /** Dials, lets the fake server accept, and returns both ends. */
@@ -138,6 +139,29 @@ describe("dial in a browser", () => {
 });
 
 describe("dialReconnecting and odd close codes", () => {
+  it("one failed connection to a bimux-ts server turns the extensions off for a minute, not for the page's life", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const url = "ws://127.0.0.1:3/bimux-ts-server";
+    // The bimux-ts server is briefly unreachable (restarting, network blip): the browser reports close 1006.
+    const first = dial(url, { keepalive: false });
+    FakeWebSocket.made[0]!.fail();
+    await vi.waitFor(() => expect(FakeWebSocket.made).toHaveLength(2));
+    // It is back for the immediate second attempt, which offered nothing, so it picks nothing.
+    FakeWebSocket.made[1]!.accept("");
+    (await first).close();
+
+    // Ten minutes later, a new dial to the same, healthy, extension-capable server.
+    vi.setSystemTime(Date.now() + 10 * 60_000);
+    FakeWebSocket.reset();
+    const later = dial(url, { keepalive: false });
+    const ws = FakeWebSocket.only();
+    ws.accept(ws.protocols.includes(EXTENSIONS_PROTOCOL) ? EXTENSIONS_PROTOCOL : "");
+    const muxer = await later;
+    expect(ws.protocols).toContain(EXTENSIONS_PROTOCOL); // fails: the URL is remembered as "plain" forever
+    expect(muxer.extensions).toBe(true);
+    muxer.close();
+  });
+
   it("rejects with the reason it could not connect once out of attempts, as dial does", async () => {
     const dialing = dialReconnecting("ws://127.0.0.1:4/down", { keepalive: false, extensions: false, reconnect: { maxAttempts: 1 } });
     FakeWebSocket.made[0]!.end(1013, "try later");
