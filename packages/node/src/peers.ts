@@ -62,11 +62,15 @@ export class PeerRegistry implements Iterable<Muxer> {
     if (this.byId.get(id) !== muxer) return;
     this.byId.delete(id);
     if (!this.shared.has(id)) return;
+    // The newest connection among the others: the likeliest to be alive.
     let others = 0;
+    let newest: Muxer | undefined;
     for (const other of this.live) {
       if (other.id !== id || other === muxer) continue;
-      if (others++ === 0) this.byId.set(id, other);
+      others++;
+      newest = other;
     }
+    if (newest) this.byId.set(id, newest);
     if (others < 2) this.shared.delete(id);
   }
 }

@@ -2,7 +2,8 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
-import { BimuxError, Flag, decodeFrame, dial, encodeFrame, serve, type BimuxServer, type Muxer } from "../src/index.js";
+import { BimuxError, Flag, Muxer, PeerRegistry, decodeFrame, dial, encodeFrame, serve, type BimuxServer } from "../src/index.js";
+import { createDuplexPair } from "@bimux/core/testing";
 import { bytes, rejection, text } from "../../../test-support/helpers.js";
 import { nextPeer, start } from "./servers.js";
 
@@ -218,3 +219,19 @@ describe("serve and dial over real WebSockets", () => {
 function encodeFrameHex(number: number, flag: number, route: number, data: string): string {
   return Buffer.from(encodeFrame({ number, flag, route, data: bytes(data) })).toString("hex");
 }
+
+it("PeerRegistry: with three live muxers on one id, losing the latest taker finds the one that took it next-latest", () => {
+  const peers = new PeerRegistry();
+  const make = () => {
+    const m = new Muxer(createDuplexPair()[0], { keepalive: false, onIdChange: (mx, prev) => void peers.rename(mx, prev) });
+    peers.add(m);
+    return m;
+  };
+  const a = make(), b = make(), c = make();
+  a.id = "user-1"; // first connection (by now half-dead)
+  b.id = "user-1"; // the client reconnected
+  c.id = "user-1"; // and again
+  expect(peers.get("user-1")).toBe(c);
+  peers.remove(c); // the latest drops
+  expect(peers.get("user-1")).toBe(b); // fails: a, the oldest
+});
