@@ -78,7 +78,11 @@ export class BimuxError extends Error {
   static override [Symbol.hasInstance](value: unknown): boolean {
     // Subclasses keep the usual test.
     if (this !== BimuxError) return Function.prototype[Symbol.hasInstance].call(this, value);
-    return typeof value === "object" && value !== null && (value as { [BRAND]?: boolean })[BRAND] === true;
+    try {
+      return typeof value === "object" && value !== null && (value as { [BRAND]?: boolean })[BRAND] === true;
+    } catch {
+      return false; // a Proxy that throws on every read: whatever it is, not ours
+    }
   }
 
   /** Wraps anything thrown into a BimuxError with `code`, keeping BimuxErrors as they are. */

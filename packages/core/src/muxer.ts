@@ -414,6 +414,11 @@ export class Muxer {
   #receive(data: Uint8Array | string): void {
     if (this.#closeInfo) return;
     this.#keepalive?.heard();
+    if (this.#held && (typeof data === "string" || data.length > this.#maxSize)) {
+      // What is held arrived before this violation closes the connection: it goes on first.
+      while (this.#held) this.#release(this.#held);
+      if (this.#closeInfo) return;
+    }
     if (typeof data === "string") {
       return this.#fail(UNSUPPORTED_DATA, new BimuxError("protocol", "text message; bimux speaks binary"));
     }

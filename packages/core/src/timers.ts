@@ -60,15 +60,13 @@ export function startDeadline(item: Deadline): void {
 
 export function stopDeadline(item: Deadline): void {
   const slot = item.slot as Slot | undefined;
-  // Most calls settle long before their deadline: an emptied slot goes at once, and with the
-  // last one the interval, or both would stay for the whole timeout (30 s by default).
+  // Most calls settle long before their deadline: an emptied slot goes at once, or it would
+  // stay, and keep the interval running, for the whole timeout (30 s by default).
   if (!slot?.delete(item) || slot.size) return;
   if (slots.get(slot.due!) === slot) slots.delete(slot.due!);
   if (slot === lastSlot) lastSlot = undefined;
-  if (!slots.size) {
-    clearInterval(ticker);
-    ticker = undefined;
-  }
+  // The interval itself stops at its next tick if nothing waits by then: a caller making
+  // one call after another would otherwise start and clear a timer for each.
 }
 
 function expireDue(): void {

@@ -49,7 +49,7 @@ describe.each([
 });
 
 describe("timers: server wheel housekeeping", () => {
-  it("stops its shared interval as soon as no deadline waits, not when the stopped ones would have fired", () => {
+  it("stops its shared interval within a tick once no deadline waits, not when the stopped ones would have fired", async () => {
     const started = vi.spyOn(globalThis, "setInterval");
     const cleared = vi.spyOn(globalThis, "clearInterval");
     try {
@@ -59,9 +59,19 @@ describe("timers: server wheel housekeeping", () => {
       const ticker = started.mock.results.at(-1)!.value;
       server.startDeadline(late);
       server.stopDeadline(early);
+      await sleep(30);
       expect(cleared).not.toHaveBeenCalledWith(ticker); // one still waits
       server.stopDeadline(late);
+      await sleep(30);
       expect(cleared).toHaveBeenCalledWith(ticker);
+      // Calls one after another share the interval rather than start one each.
+      const before = started.mock.calls.length;
+      for (let i = 0; i < 50; i++) {
+        const call = { timeout: 1000, slot: undefined as unknown, expire: () => {} };
+        server.startDeadline(call);
+        server.stopDeadline(call);
+      }
+      expect(started.mock.calls.length - before).toBeLessThanOrEqual(1);
     } finally {
       vi.restoreAllMocks();
     }
