@@ -32,8 +32,8 @@ export class ConnectionQueue implements AsyncIterable<Muxer> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Muxer> {
-    // This iteration's waiting taker, if any: an iteration that stops must not take the next connection.
-    let waiting: ((result: IteratorResult<Muxer>) => void) | undefined;
+    // This iteration's waiting takers: an iteration that stops must not take the next connections.
+    const waiting = new Set<(result: IteratorResult<Muxer>) => void>();
     return {
       next: () => {
         const muxer = this.ready.shift();
@@ -41,18 +41,18 @@ export class ConnectionQueue implements AsyncIterable<Muxer> {
         if (this.ended) return Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve) => {
           const taker = (result: IteratorResult<Muxer>) => {
-            waiting = undefined;
+            waiting.delete(taker);
             resolve(result);
           };
-          waiting = taker;
+          waiting.add(taker);
           this.takers.push(taker);
         });
       },
       return: () => {
-        if (waiting) {
-          const index = this.takers.indexOf(waiting);
+        for (const taker of [...waiting]) {
+          const index = this.takers.indexOf(taker);
           if (index >= 0) this.takers.splice(index, 1);
-          waiting({ value: undefined, done: true });
+          taker({ value: undefined, done: true });
         }
         return Promise.resolve({ value: undefined, done: true });
       },

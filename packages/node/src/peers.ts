@@ -8,8 +8,10 @@ import type { Muxer } from "@bimux/core";
 export class PeerRegistry implements Iterable<Muxer> {
   private readonly byId = new Map<string, Muxer>();
   private readonly live = new Set<Muxer>();
-  // Ids two or more live muxers have taken: only for those does losing one mean looking for another.
-  private readonly shared = new Set<string>();
+  // Ids two or more live muxers have taken, with those muxers in the order they took it:
+  // only for these does losing the holder mean looking for another. Never the default "":
+  // every anonymous connection has it, and a close must not walk them all.
+  private readonly shared = new Map<string, Set<Muxer>>();
 
   /** How many connections are live. */
   get size(): number {
@@ -52,25 +54,26 @@ export class PeerRegistry implements Iterable<Muxer> {
   }
 
   private take(muxer: Muxer): void {
-    const holder = this.byId.get(muxer.id);
-    if (holder && holder !== muxer) this.shared.add(muxer.id);
-    this.byId.set(muxer.id, muxer);
+    const id = muxer.id;
+    const holder = this.byId.get(id);
+    if (holder && holder !== muxer && id !== "") {
+      let holders = this.shared.get(id);
+      if (!holders) this.shared.set(id, (holders = new Set([holder])));
+      holders.add(muxer);
+    }
+    this.byId.set(id, muxer);
   }
 
-  /** `muxer` no longer answers to `id`: another live muxer with that id takes over, if there is one. */
+  /** `muxer` no longer answers to `id`: the newest other muxer with that id takes over, if there is one. */
   private release(id: string, muxer: Muxer): void {
+    const holders = this.shared.get(id);
+    holders?.delete(muxer);
     if (this.byId.get(id) !== muxer) return;
     this.byId.delete(id);
-    if (!this.shared.has(id)) return;
-    // The newest connection among the others: the likeliest to be alive.
-    let others = 0;
+    if (!holders) return;
     let newest: Muxer | undefined;
-    for (const other of this.live) {
-      if (other.id !== id || other === muxer) continue;
-      others++;
-      newest = other;
-    }
+    for (const other of holders) newest = other;
     if (newest) this.byId.set(id, newest);
-    if (others < 2) this.shared.delete(id);
+    if (holders.size < 2) this.shared.delete(id);
   }
 }
