@@ -1,4 +1,4 @@
-import { BimuxError, ReconnectingMuxer, type MuxerOptions, type ReconnectOptions, type ReconnectingMuxerOptions } from "@bimux/core";
+import { ReconnectingMuxer, type MuxerOptions, type ReconnectOptions, type ReconnectingMuxerOptions } from "@bimux/core";
 import { opener, type DialOptions } from "./dial.js";
 
 /** Options of {@link dialReconnecting}: those of `dial`, the retry policy, and a state hook. */
@@ -16,19 +16,5 @@ export interface ReconnectingDialOptions extends DialOptions, Omit<ReconnectingM
  */
 export async function dialReconnecting(url: string, options: ReconnectingDialOptions = {}): Promise<ReconnectingMuxer> {
   const { reconnect = true, signal, ...rest } = options;
-  const aborted = () => new BimuxError("aborted", `dial ${url} was aborted`, { cause: signal?.reason });
-  if (signal?.aborted) throw aborted();
-  const client = new ReconnectingMuxer(opener(url, options), { ...rest, ...(reconnect === true ? {} : reconnect) });
-  const onAbort = () => client.close(1000, "dial aborted");
-  signal?.addEventListener("abort", onAbort, { once: true });
-  try {
-    await client.ready();
-  } catch (error) {
-    if (signal?.aborted) throw aborted();
-    // Out of attempts: the reason it could not connect, as a plain dial would give it.
-    throw (error as BimuxError).cause instanceof BimuxError ? (error as BimuxError).cause : error;
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-  }
-  return client;
+  return ReconnectingMuxer.start(opener(url, options), { ...rest, ...(reconnect === true ? {} : reconnect) }, signal, `dial ${url}`);
 }

@@ -70,6 +70,30 @@ export class ReconnectingMuxer {
   private readyWaiters: Array<{ resolve(): void; reject(error: BimuxError): void }> = [];
   private wake: (() => void) | undefined;
 
+  /**
+   * Makes a client and resolves once it is first connected: what `dialReconnecting`
+   * does over WebSocket. Rejects with `aborted` when `signal` fires first (the client
+   * is closed), or, out of attempts, with the reason it could not connect (`unavailable`).
+   * @param what names the attempt in the `aborted` error, such as `dial ws://…`.
+   */
+  static async start(connect: Connect, options: ReconnectingMuxerOptions = {}, signal?: AbortSignal, what = "connecting"): Promise<ReconnectingMuxer> {
+    const aborted = () => new BimuxError("aborted", `${what} was aborted`, { cause: signal?.reason });
+    if (signal?.aborted) throw aborted();
+    const client = new ReconnectingMuxer(connect, options);
+    const onAbort = () => client.close(1000, "dial aborted");
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await client.ready();
+    } catch (error) {
+      if (signal?.aborted) throw aborted();
+      // Out of attempts: the reason it could not connect, as a plain dial would give it.
+      throw (error as BimuxError).cause instanceof BimuxError ? (error as BimuxError).cause : error;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+    return client;
+  }
+
   constructor(connect: Connect, options: ReconnectingMuxerOptions = {}) {
     this.connect = connect;
     this.options = options;

@@ -56,23 +56,8 @@ export async function dial(url: string, options: DialOptions | ReconnectingDialO
       throw error;
     }
   }
-  const { signal } = options;
-  const aborted = () => new BimuxError("aborted", `dial ${url} was aborted`, { cause: signal?.reason });
-  if (signal?.aborted) throw aborted();
   const policy = options.reconnect === true ? {} : options.reconnect;
-  const client = new ReconnectingMuxer((attempt) => open(attempt), { ...options, ...policy });
-  const onAbort = () => client.close(1000, "dial aborted");
-  signal?.addEventListener("abort", onAbort, { once: true });
-  try {
-    await client.ready();
-  } catch (error) {
-    if (signal?.aborted) throw aborted();
-    // Out of attempts: the reason it could not connect, as a plain dial would give it.
-    throw (error as BimuxError).cause instanceof BimuxError ? (error as BimuxError).cause : error;
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-  }
-  return client;
+  return ReconnectingMuxer.start((attempt) => open(attempt), { ...options, ...policy }, options.signal, `dial ${url}`);
 }
 
 function ignore(): void {}
