@@ -92,6 +92,11 @@ func (m *muxer) Rpc(route int32, req []byte, timeout time.Duration) ([]byte, err
 	if err := m.write(msg); err != nil {
 		return nil, err
 	}
+	return awaitReply(reply, timeout)
+}
+
+// awaitReply waits for the response a call registered, at most timeout.
+func awaitReply(reply chan []byte, timeout time.Duration) ([]byte, error) {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
@@ -231,14 +236,7 @@ func (m *muxer) rawCall(number uint64, raw []byte, timeout time.Duration) ([]byt
 	if err != nil {
 		return nil, err
 	}
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case data := <-reply:
-		return data, nil
-	case <-timer.C:
-		return nil, errTimeout
-	}
+	return awaitReply(reply, timeout)
 }
 
 func (m *muxer) writeKind(kind int, raw []byte) error {
