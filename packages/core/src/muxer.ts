@@ -70,8 +70,9 @@ export interface MuxerOptions {
   /**
    * Dead-peer detection: after `interval` ms without a word from the peer, probe
    * it (a WebSocket ping where the transport has one, which a browser answers even
-   * while its page is busy, else a ping message if the peer negotiated them); no answer within another interval closes the connection,
-   * rejecting its calls. Default `{ interval: 5000 }`; `false` turns it off.
+   * while its page is busy, else a ping message if the peer negotiated them); no
+   * answer within another interval closes the connection, rejecting its calls.
+   * Default `{ interval: 5000 }`; `false` turns it off.
    */
   keepalive?: false | { interval?: number };
   /** Largest message sent or accepted, in bytes. A larger inbound one closes with 1009. Default 64 MiB. */
