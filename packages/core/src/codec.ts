@@ -177,6 +177,12 @@ export function checkRoute(route: number): void {
   if (!isInt32(route)) throw new BimuxError("invalid_argument", `route must be an int32, got ${route}`);
 }
 
+/** Throws `invalid_argument` unless `route` is an int32 and `data` bytes: what every outbound call needs. */
+export function checkCall(route: number, data: Uint8Array): void {
+  checkRoute(route);
+  if (!(data instanceof Uint8Array)) throw new BimuxError("invalid_argument", "data must be a Uint8Array");
+}
+
 function check(ok: boolean, name: string, value: unknown): void {
   if (!ok) throw new BimuxError("invalid_argument", `frame ${name} out of range: ${value}`);
 }

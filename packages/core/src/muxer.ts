@@ -11,7 +11,7 @@ import {
   decodeFrame,
   encodeErrorReply,
   writeFrame,
-  checkRoute,
+  checkCall,
   type Frame,
   type FrameAllocator,
 } from "./codec.js";
@@ -329,8 +329,7 @@ export class Muxer {
   writePacket(packet: Uint8Array): Promise<void> {
     try {
       this.#check("writePacket", 0, packet);
-      if (packet.length > this.#maxSize) throw new BimuxError("too_large", `${packet.length} bytes exceed the limit of ${this.#maxSize}`);
-      return this.#written(packet);
+      return this.#written(this.#checkSize(packet));
     } catch (error) {
       return rejected(error);
     }
@@ -402,8 +401,7 @@ export class Muxer {
   /** Throws what keeps an outbound operation from starting: a closed connection, or bad arguments. */
   #check(what: string, route: number, data: Uint8Array): void {
     if (this.#closeInfo) throw this.#closedError(what);
-    checkRoute(route);
-    if (!(data instanceof Uint8Array)) throw new BimuxError("invalid_argument", "data must be a Uint8Array");
+    checkCall(route, data);
   }
 
   /** Writes `bytes`; resolves at once, or once the transport has drained below the high-water mark. */
@@ -487,7 +485,11 @@ export class Muxer {
   /** Encodes an outbound frame, refusing what the peer would refuse as too large. */
   #encode(frame: Frame): Uint8Array {
     const duplex = this.#duplex;
-    const bytes = writeFrame(frame, duplex.allocate ? (duplex as FrameAllocator) : undefined);
+    return this.#checkSize(writeFrame(frame, duplex.allocate ? (duplex as FrameAllocator) : undefined));
+  }
+
+  /** `bytes`, unless larger than the peer accepts: then `too_large`, as the peer would close. */
+  #checkSize(bytes: Uint8Array): Uint8Array {
     if (bytes.length > this.#maxSize) throw new BimuxError("too_large", `${bytes.length} bytes exceed the limit of ${this.#maxSize}`);
     return bytes;
   }

@@ -1,6 +1,6 @@
 import type { OnewayHandler, RpcHandler } from "./dispatcher.js";
 import type { Duplex } from "./duplex.js";
-import { checkRoute } from "./codec.js";
+import { checkCall, checkRoute } from "./codec.js";
 import { BimuxError } from "./errors.js";
 import { Muxer, checkTimeout, type CloseInfo, type MuxerOptions, type RpcOptions } from "./muxer.js";
 
@@ -356,9 +356,4 @@ export class ReconnectingMuxer {
     const info = this.finalInfo;
     return new BimuxError("closed", `client closed${info?.reason ? `: ${info.reason}` : ""}`, { cause: info?.error });
   }
-}
-
-function checkCall(route: number, data: Uint8Array): void {
-  checkRoute(route);
-  if (!(data instanceof Uint8Array)) throw new BimuxError("invalid_argument", "data must be a Uint8Array");
 }
