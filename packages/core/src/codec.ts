@@ -141,8 +141,10 @@ export interface ErrorReply {
   message: string;
 }
 
-const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder();
+/** @internal */
+export const utf8Encoder = new TextEncoder();
+/** @internal */
+export const utf8Decoder = new TextDecoder();
 
 /** Encodes an {@link ErrorReply} as protobuf (`code = 1`, `message = 2`). */
 export function encodeErrorReply(reply: ErrorReply): Uint8Array {

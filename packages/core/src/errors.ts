@@ -67,8 +67,9 @@ export class BimuxError extends Error {
     this.rawMessage = message;
   }
 
-  static {
-    Object.defineProperty(this.prototype, BRAND, { value: true });
+  /** @internal */
+  get [BRAND](): boolean {
+    return true;
   }
 
   /**
@@ -76,10 +77,9 @@ export class BimuxError extends Error {
    * process or page, so that its code is never lost between two builds of the package.
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
-    // Subclasses keep the usual test.
-    if (this !== BimuxError) return Function.prototype[Symbol.hasInstance].call(this, value);
     try {
-      return typeof value === "object" && value !== null && (value as { [BRAND]?: boolean })[BRAND] === true;
+      // Subclasses keep the usual test.
+      return this === BimuxError ? (value as { [BRAND]?: unknown } | undefined)?.[BRAND] === true : super[Symbol.hasInstance](value);
     } catch {
       return false; // a Proxy that throws on every read: whatever it is, not ours
     }

@@ -12,6 +12,8 @@ import {
   encodeErrorReply,
   writeFrame,
   checkCall,
+  utf8Decoder,
+  utf8Encoder,
   type Frame,
   type FrameAllocator,
 } from "./codec.js";
@@ -568,16 +570,9 @@ function remoteError(frame: Frame): BimuxError {
 
 /** RFC 6455 allows 123 bytes of close reason: a longer one is cut at a character boundary, with "…". */
 function closeReason(reason: string): string {
-  if (new TextEncoder().encode(reason).length <= 123) return reason;
-  let cut = "";
-  let bytes = 3; // the ellipsis
-  for (const char of reason) {
-    const code = char.codePointAt(0)!;
-    bytes += code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
-    if (bytes > 123) break;
-    cut += char;
-  }
-  return `${cut}…`;
+  const bytes = utf8Encoder.encode(reason);
+  // A cut inside a character decodes to one U+FFFD at the end, which goes with it.
+  return bytes.length > 123 ? `${utf8Decoder.decode(bytes.subarray(0, 120)).replace(/\uFFFD$/, "")}…` : reason;
 }
 
 /** @internal The timeout in ms, `Infinity` for none; throws `invalid_argument` unless positive. */
