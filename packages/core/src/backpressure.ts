@@ -9,7 +9,10 @@ import type { Duplex } from "./duplex.js";
  * writes fail with `overloaded` rather than grow memory without bound.
  */
 export class Backpressure {
-  #waiting: Array<{ resolve(): void; reject(error: BimuxError): void }> | undefined;
+  // One drain for every sender waiting on it (as the muxer's settled promise is shared
+  // when there is nothing to wait for), and what fails it.
+  #drain: Promise<void> | undefined;
+  #reject: ((error: BimuxError) => void) | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #duplex: Duplex;
   #highWaterMark: number;
@@ -36,24 +39,23 @@ export class Backpressure {
   /** Undefined while the transport is below the high-water mark, else a promise of when it is. */
   drained(): Promise<void> | undefined {
     if (this.#duplex.bufferedAmount <= this.#highWaterMark) return;
-    return new Promise((resolve, reject) => {
-      (this.#waiting ??= []).push({ resolve, reject });
-      this.#poll();
-    });
+    return (this.#drain ??= new Promise((resolve, reject) => {
+      this.#reject = reject;
+      // Browsers have no drain event, so a full transport is looked at again shortly.
+      const poll = () => {
+        this.#timer = setTimeout(() => {
+          if (this.#duplex.bufferedAmount > this.#highWaterMark) return poll();
+          this.#drain = undefined;
+          resolve();
+        }, 2);
+      };
+      poll();
+    }));
   }
 
   /** Fails every sender still waiting: the connection is gone, and what it buffered with it. */
   fail(error: BimuxError): void {
     clearTimeout(this.#timer);
-    for (const waiter of this.#waiting?.splice(0) ?? []) waiter.reject(error);
-  }
-
-  // Browsers have no drain event, so a full transport is looked at again shortly.
-  #poll(): void {
-    this.#timer ??= setTimeout(() => {
-      this.#timer = undefined;
-      if (this.#duplex.bufferedAmount > this.#highWaterMark) this.#poll();
-      else for (const waiter of this.#waiting!.splice(0)) waiter.resolve();
-    }, 2);
+    this.#reject?.(error);
   }
 }
