@@ -1,4 +1,4 @@
-import { BimuxError, type Duplex } from "@bimux/core";
+import { BimuxError, checkTimeout, type Duplex } from "@bimux/core";
 import { webSocketDuplex } from "./websocket-duplex.js";
 
 /** Options of {@link openWebSocket}. */
@@ -19,6 +19,8 @@ export interface OpenWebSocketOptions {
 export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): Promise<Duplex> {
   const { protocols, signal, timeout = 10_000 } = options;
   return new Promise<Duplex>((resolve, reject) => {
+    // Throws `invalid_argument` for a timeout that is not a positive number, which rejects.
+    checkTimeout(timeout);
     const fail = (message: string, cause?: unknown, code: "aborted" | "unavailable" | "invalid_argument" = "unavailable") => {
       done();
       ws?.close();
@@ -33,7 +35,6 @@ export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): 
       if (ws) ws.onopen = ws.onclose = null;
     };
     let ws: WebSocket | undefined;
-    if (!(timeout > 0)) return fail(`timeout must be a positive number of ms, got ${timeout}`, undefined, "invalid_argument");
     if (signal?.aborted) return onAbort();
     try {
       ws = new WebSocket(url, protocols);
