@@ -21,32 +21,35 @@ export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): 
   return new Promise<Duplex>((resolve, reject) => {
     // Throws `invalid_argument` for a timeout that is not a positive number, which rejects.
     checkTimeout(timeout);
-    const fail = (message: string, cause?: unknown, code: "aborted" | "unavailable" | "invalid_argument" = "unavailable") => {
+    const fail = (code: "aborted" | "unavailable" | "invalid_argument", message: string, cause?: unknown) => {
       done();
-      ws?.close();
+      // Its handlers go with it: a late event changes nothing.
+      if (ws) {
+        ws.onopen = ws.onclose = null;
+        ws.close();
+      }
       reject(new BimuxError(code, message, { cause }));
     };
-    const onAbort = () => fail(`opening ${url} was aborted`, signal!.reason, "aborted");
-    const timer = setTimeout(() => fail(`opening ${url} timed out after ${timeout} ms`), Math.min(timeout, 0x7fffffff));
-    // The handlers go once settled: from then on the duplex owns the socket.
+    const onAbort = () => fail("aborted", `opening ${url} was aborted`, signal!.reason);
+    const timer = setTimeout(() => fail("unavailable", `opening ${url} timed out after ${timeout} ms`), Math.min(timeout, 0x7fffffff));
     const done = () => {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
-      if (ws) ws.onopen = ws.onclose = null;
     };
     let ws: WebSocket | undefined;
     if (signal?.aborted) return onAbort();
     try {
       ws = new WebSocket(url, protocols);
     } catch (error) {
-      return fail(`cannot open ${url}: ${(error as Error).message}`, error, "invalid_argument");
+      return fail("invalid_argument", `cannot open ${url}: ${(error as Error).message}`, error);
     }
-    signal?.addEventListener("abort", onAbort, { once: true });
+    signal?.addEventListener("abort", onAbort);
     ws.onopen = () => {
       done();
+      // From now on the duplex owns the socket, and its own close handler replaces ours.
       resolve(webSocketDuplex(ws!));
     };
     // A failed connection is an error event, which says nothing, then a close: the code is all there is.
-    ws.onclose = (event) => fail(`cannot connect to ${url} (close ${event.code})`, event.code);
+    ws.onclose = (event) => fail("unavailable", `cannot connect to ${url} (close ${event.code})`, event.code);
   });
 }
