@@ -38,9 +38,9 @@ export async function dial(url: string, options: DialOptions = {}): Promise<Muxe
 
 // Servers that took none of the subprotocols offered, by URL, until when: dials there in the
 // meantime offer only the page's own. Not for good: a page cannot tell that answer from a
-// server that was down for a moment (both close 1006), and a bimux-ts server would lose its extensions.
+// server that was down for a moment (both close 1006), and a bimux-ts server would lose its extensions:
+// a minute.
 const plain = new Map<string, number>();
-const PLAIN_MS = 60_000;
 
 /** The function that opens one WebSocket to `url` as `options` say, for a dial or every redial. */
 export function opener(url: string, options: DialOptions): (signal?: AbortSignal) => Promise<Duplex> {
@@ -56,7 +56,7 @@ export function opener(url: string, options: DialOptions): (signal?: AbortSignal
       // it had answered with 101: the socket closes, 1006, before it opens. Once more without ours.
       if ((error as BimuxError).code !== "unavailable" || (error as BimuxError).cause !== 1006) throw error;
       const duplex = await open(protocols, signal);
-      plain.set(url, Date.now() + PLAIN_MS);
+      plain.set(url, Date.now() + 60_000);
       return duplex;
     }
   };
