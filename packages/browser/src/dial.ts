@@ -39,7 +39,7 @@ export async function dial(url: string, options: DialOptions = {}): Promise<Muxe
 // Servers that took none of the subprotocols offered, by URL, until when: dials there in the
 // meantime offer only the page's own. Not for good: a page cannot tell that answer from a
 // server that was down for a moment (both close 1006), and a bimux-ts server would lose its extensions:
-// a minute.
+// a minute. For a URL not in it, `undefined > Date.now()` is false: the offer goes out.
 const plain = new Map<string, number>();
 
 /** The function that opens one WebSocket to `url` as `options` say, for a dial or every redial. */
@@ -48,7 +48,7 @@ export function opener(url: string, options: DialOptions): (signal?: AbortSignal
   const offer = extensions && !protocols.includes(EXTENSIONS_PROTOCOL) ? [...protocols, EXTENSIONS_PROTOCOL] : protocols;
   const open = (offered: string[], signal?: AbortSignal) => openWebSocket(url, { protocols: offered, signal, timeout: handshakeTimeout });
   return async (signal) => {
-    if (offer === protocols || (plain.get(url) ?? 0) > Date.now()) return open(protocols, signal);
+    if (offer === protocols || plain.get(url)! > Date.now()) return open(protocols, signal);
     try {
       return await open(offer, signal);
     } catch (error) {
