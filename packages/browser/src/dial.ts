@@ -54,7 +54,9 @@ export function opener(url: string, options: DialOptions): (signal?: AbortSignal
     } catch (error) {
       // A server that picks no subprotocol (the Go original) makes the browser fail the handshake
       // it had answered with 101: the socket closes, 1006, before it opens. Once more without ours.
-      if ((error as BimuxError).code !== "unavailable" || (error as BimuxError).cause !== 1006) throw error;
+      // Only that failure has cause 1006 (an abort whose reason is 1006 would fail the retry with
+      // the same error, the signal staying aborted).
+      if ((error as BimuxError).cause !== 1006) throw error;
       const duplex = await open(protocols, signal);
       plain.set(url, Date.now() + 60_000);
       return duplex;
