@@ -47,19 +47,17 @@ export function opener(url: string, options: DialOptions): (signal?: AbortSignal
   const { protocols = [], handshakeTimeout, extensions = true } = options;
   const offer = extensions && !protocols.includes(EXTENSIONS_PROTOCOL) ? [...protocols, EXTENSIONS_PROTOCOL] : protocols;
   const open = (offered: string[], signal?: AbortSignal) => openWebSocket(url, { protocols: offered, signal, timeout: handshakeTimeout });
-  return async (signal) => {
-    if (offer === protocols || plain.get(url)! > Date.now()) return open(protocols, signal);
-    try {
-      return await open(offer, signal);
-    } catch (error) {
-      // A server that picks no subprotocol (the Go original) makes the browser fail the handshake
-      // it had answered with 101: the socket closes, 1006, before it opens. Once more without ours.
-      // Only that failure has cause 1006 (an abort whose reason is 1006 would fail the retry with
-      // the same error, the signal staying aborted).
-      if ((error as BimuxError).cause !== 1006) throw error;
-      const duplex = await open(protocols, signal);
-      plain.set(url, Date.now() + 60_000);
-      return duplex;
-    }
-  };
+  return (signal) =>
+    offer === protocols || plain.get(url)! > Date.now()
+      ? open(protocols, signal)
+      : open(offer, signal).catch(async (error: BimuxError) => {
+          // A server that picks no subprotocol (the Go original) makes the browser fail the handshake
+          // it had answered with 101: the socket closes, 1006, before it opens. Once more without ours.
+          // Only that failure has cause 1006 (an abort whose reason is 1006 would fail the retry with
+          // the same error, the signal staying aborted).
+          if (error.cause !== 1006) throw error;
+          const duplex = await open(protocols, signal);
+          plain.set(url, Date.now() + 60_000);
+          return duplex;
+        });
 }
