@@ -14,17 +14,19 @@ import type { Duplex, DuplexSink } from "@bimux/core";
 export function webSocketDuplex(ws: WebSocket): Duplex {
   ws.binaryType = "arraybuffer";
   let sink: DuplexSink | undefined;
-  const early: Array<(sink: DuplexSink) => void> = [];
-  const emit = (event: (sink: DuplexSink) => void) => (sink ? event(sink) : early.push(event));
-  ws.onmessage = ({ data }: { data: string | ArrayBuffer }) => {
-    const message = typeof data === "string" ? data : new Uint8Array(data);
-    emit((s) => s.message(message));
+  // What arrives before `open`, handed on then: message and close events, told apart by the code.
+  type Received = { data: string | ArrayBuffer } | { code: number; reason: string };
+  const early: Received[] = [];
+  const deliver = (event: Received) => {
+    if (!sink) early.push(event);
+    else if ("code" in event) sink.closed(event.code, event.reason);
+    else sink.message(typeof event.data === "string" ? event.data : new Uint8Array(event.data));
   };
-  ws.onclose = ({ code, reason }) => emit((s) => s.closed(code, reason));
+  ws.onmessage = ws.onclose = deliver;
   return {
     open(target) {
       sink = target;
-      for (const event of early.splice(0)) event(target);
+      for (const event of early.splice(0)) deliver(event);
     },
     send(packet) {
       // Browsers drop what is sent on a closing socket without a word; fail the call instead.
