@@ -25,10 +25,10 @@ export interface DialOptions extends MuxerOptions {
  * be made, `aborted` when `signal` fires first.
  */
 export async function dial(url: string, options: DialOptions = {}): Promise<Muxer> {
-  const { signal, ...muxerOptions } = options;
-  const duplex = await opener(url, options)(signal);
+  const duplex = await opener(url, options)(options.signal);
   try {
-    return new Muxer(duplex, muxerOptions);
+    // The muxer reads only its own options, as with the Node dial, which passes them the same way.
+    return new Muxer(duplex, options);
   } catch (error) {
     // Bad muxer options (a route that is not an int32…): do not leave the socket open behind the error.
     duplex.close(1000, ""); // normal closure
