@@ -38,19 +38,20 @@ export class Backpressure {
 
   /** Undefined while the transport is below the high-water mark, else a promise of when it is. */
   drained(): Promise<void> | undefined {
-    if (this.#duplex.bufferedAmount <= this.#highWaterMark) return;
-    return (this.#drain ??= new Promise((resolve, reject) => {
-      this.#reject = reject;
-      // Browsers have no drain event, so a full transport is looked at again shortly.
-      const poll = () => {
-        this.#timer = setTimeout(() => {
-          if (this.#duplex.bufferedAmount > this.#highWaterMark) return poll();
-          this.#drain = undefined;
-          resolve();
-        }, 2);
-      };
-      poll();
-    }));
+    if (this.#duplex.bufferedAmount > this.#highWaterMark) {
+      return (this.#drain ??= new Promise((resolve, reject) => {
+        this.#reject = reject;
+        // Browsers have no drain event, so a full transport is looked at again shortly.
+        const poll = () => {
+          this.#timer = setTimeout(() => {
+            if (this.#duplex.bufferedAmount > this.#highWaterMark) return poll();
+            this.#drain = undefined;
+            resolve();
+          }, 2);
+        };
+        poll();
+      }));
+    }
   }
 
   /** Fails every sender still waiting: the connection is gone, and what it buffered with it. */
