@@ -237,7 +237,7 @@ function start(bytes: Uint8Array): void {
 /** Reads a field tag: a varint of at most 32 bits with a field number of at least 1. */
 function readTag(): number {
   const tag = readVarint();
-  if (hi || tag < 8) throw malformed("invalid field tag");
+  if (hi || tag < 8) throw malformed();
   return tag;
 }
 
@@ -246,7 +246,7 @@ function readVarint(): number {
   let lo = 0;
   hi = 0;
   for (let shift = 0; shift < 64; shift += 7) {
-    if (pos >= buf.length) throw malformed("truncated field");
+    if (pos >= buf.length) throw malformed();
     const b = buf[pos++]!;
     const bits = b & 0x7f;
     if (shift < 28) lo |= bits << shift;
@@ -263,7 +263,7 @@ function readVarint(): number {
       return lo >>> 0;
     }
   }
-  throw malformed("varint overflows 64 bits");
+  throw malformed();
 }
 
 function readUint64(): WireNumber {
@@ -275,7 +275,7 @@ function readUint64(): WireNumber {
 function readBytes(): Uint8Array {
   const length = readVarint();
   const from = pos;
-  if (hi || from + length > buf.length) throw malformed("truncated field");
+  if (hi || from + length > buf.length) throw malformed();
   return buf.subarray(from, (pos += length));
 }
 
@@ -285,22 +285,22 @@ function skip(tag: number, depth: number): void {
   if (type === 0) readVarint();
   else if (type === 2) readBytes();
   else if (type === 1 || type === 5) {
-    if ((pos += type === 1 ? 8 : 4) > buf.length) throw malformed("truncated field");
+    if ((pos += type === 1 ? 8 : 4) > buf.length) throw malformed();
   } else if (type === 3) {
     // A (deprecated) group: skip fields until its matching end-group tag.
-    if (depth >= 32) throw malformed("groups nested too deep");
+    if (depth >= 32) throw malformed();
     for (;;) {
-      if (pos >= buf.length) throw malformed("unterminated group");
+      if (pos >= buf.length) throw malformed();
       const inner = readTag();
       if ((inner & 7) === 4) {
-        if (inner >>> 3 !== tag >>> 3) throw malformed("mismatched end-group tag");
+        if (inner >>> 3 !== tag >>> 3) throw malformed();
         return;
       }
       skip(inner, depth + 1);
     }
-  } else throw malformed(`invalid wire type ${type}`);
+  } else throw malformed();
 }
 
-function malformed(detail: string): BimuxError {
-  return new BimuxError("protocol", `malformed message: ${detail}`);
+function malformed(): BimuxError {
+  return new BimuxError("protocol", "malformed message");
 }
