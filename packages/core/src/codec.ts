@@ -244,26 +244,19 @@ function readTag(): number {
 /** Reads a varint of up to ten bytes; returns the low 32 bits and keeps the high ones in `hi`. */
 function readVarint(): number {
   let lo = 0;
+  let b = 0x80;
   hi = 0;
-  for (let shift = 0; shift < 64; shift += 7) {
-    if (pos >= buf.length) throw malformed();
-    const b = buf[pos++]!;
-    const bits = b & 0x7f;
-    if (shift < 28) lo |= bits << shift;
-    else if (shift === 28) {
-      // The fifth byte straddles the halves: four bits to lo, three to hi.
-      lo |= bits << 28;
-      hi = bits >> 4;
-    } else if (shift < 63) hi |= bits << (shift - 32);
-    // The tenth byte holds bit 63 alone; anything more overflows 64 bits, which Go rejects too.
-    else if (b > 1) break;
-    else hi |= b << 31;
-    if (b < 0x80) {
-      hi >>>= 0;
-      return lo >>> 0;
-    }
+  for (let shift = 0; b > 0x7f; shift += 7) {
+    // The tenth byte holds bit 63 alone: more overflows 64 bits (Go rejects it too), as does an eleventh byte.
+    if (pos >= buf.length || (shift > 62 && buf[pos]! > 1)) throw malformed();
+    b = buf[pos++]!;
+    if (shift < 32) lo |= (b & 0x7f) << shift;
+    else hi |= (b & 0x7f) << (shift - 32);
+    // The fifth byte straddles the halves: four bits to lo, three to hi.
+    if (shift === 28) hi = (b & 0x7f) >> 4;
   }
-  throw malformed();
+  hi >>>= 0;
+  return lo >>> 0;
 }
 
 function readUint64(): WireNumber {
@@ -273,10 +266,14 @@ function readUint64(): WireNumber {
 }
 
 function readBytes(): Uint8Array {
-  const length = readVarint();
+  return take(readVarint());
+}
+
+/** The next `length` bytes, as a view; a length of more than 32 bits is always past the end. */
+function take(length: number): Uint8Array {
   const from = pos;
-  if (hi || from + length > buf.length) throw malformed();
-  return buf.subarray(from, (pos += length));
+  if (hi || (pos += length) > buf.length) throw malformed();
+  return buf.subarray(from, pos);
 }
 
 /** Skips the field whose tag was just read; `depth` bounds nested groups. */
@@ -284,21 +281,12 @@ function skip(tag: number, depth: number): void {
   const type = tag & 7;
   if (type === 0) readVarint();
   else if (type === 2) readBytes();
-  else if (type === 1 || type === 5) {
-    if ((pos += type === 1 ? 8 : 4) > buf.length) throw malformed();
-  } else if (type === 3) {
-    // A (deprecated) group: skip fields until its matching end-group tag.
-    if (depth >= 32) throw malformed();
-    for (;;) {
-      if (pos >= buf.length) throw malformed();
-      const inner = readTag();
-      if ((inner & 7) === 4) {
-        if (inner >>> 3 !== tag >>> 3) throw malformed();
-        return;
-      }
-      skip(inner, depth + 1);
-    }
-  } else throw malformed();
+  // fixed64 and fixed32 (the tag's `hi` is 0).
+  else if (type === 1 || type === 5) take(type === 1 ? 8 : 4);
+  // A (deprecated) group, nested at most 32 deep: fields up to its own end-group tag,
+  // which is its start tag + 1; any other end-group tag is refused as a field below.
+  else if (type === 3 && depth < 32) for (let inner; (inner = readTag()) !== tag + 1; ) skip(inner, depth + 1);
+  else throw malformed();
 }
 
 function malformed(): BimuxError {
