@@ -116,11 +116,9 @@ export function writeFrame(frame: Frame, allocator?: FrameAllocator): Uint8Array
  * The flag is returned as read, known or not: deciding what to do with it is the caller's job.
  */
 export function decodeFrame(bytes: Uint8Array): Frame {
-  start(bytes);
   const frame: Frame = { number: 0, flag: 0, route: 0, data: EMPTY };
   let timeout = 0;
-  while (pos < buf.length) {
-    const tag = readTag();
+  decode(bytes, (tag) => {
     // A known field with an unexpected wire type is an unknown field to protobuf, and skipped.
     if (tag === 0x08) frame.number = readUint64();
     else if (tag === 0x10) frame.flag = readVarint() | 0;
@@ -128,7 +126,7 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     else if (tag === 0x22) frame.data = readBytes();
     else if (tag === 0x28) timeout = readVarint(); // uint32: the low 32 bits, as protobuf truncates
     else skip(tag, 0);
-  }
+  });
   if (timeout) frame.timeout = timeout;
   return frame;
 }
@@ -158,14 +156,12 @@ export function encodeErrorReply(reply: ErrorReply): Uint8Array {
 
 /** Decodes an {@link ErrorReply}; throws a `protocol` {@link BimuxError} on bad bytes. */
 export function decodeErrorReply(bytes: Uint8Array): ErrorReply {
-  start(bytes);
   const reply: ErrorReply = { code: "", message: "" };
-  while (pos < buf.length) {
-    const tag = readTag();
+  decode(bytes, (tag) => {
     if (tag === 0x0a) reply.code = utf8Decoder.decode(readBytes());
     else if (tag === 0x12) reply.message = utf8Decoder.decode(readBytes());
     else skip(tag, 0);
-  }
+  });
   return reply;
 }
 
@@ -229,9 +225,11 @@ let pos = 0;
 /** The high 32 bits of the last varint read. */
 let hi = 0;
 
-function start(bytes: Uint8Array): void {
+/** Reads `bytes` field by field: `field` reads the value of each tag it knows and skips the rest. */
+function decode(bytes: Uint8Array, field: (tag: number) => void): void {
   buf = bytes;
-  pos = hi = 0;
+  pos = 0;
+  while (pos < buf.length) field(readTag());
 }
 
 /** Reads a field tag: a varint of at most 32 bits with a field number of at least 1. */
