@@ -89,25 +89,15 @@ export function encodeFrame(frame: Frame, allocator?: FrameAllocator): Uint8Arra
  */
 export function writeFrame(frame: Frame, allocator?: FrameAllocator): Uint8Array {
   const { number, flag, route, data, timeout = 0 } = frame;
-  // The uint64 as two uint32 halves, shared by sizing and writing.
-  const lo = typeof number === "number" ? number >>> 0 : Number(number & 0xffffffffn);
-  const hi = typeof number === "number" ? (number - lo) / TWO_32 : Number(number >> 32n);
-  const length = data.length;
-  const size =
-    (lo || hi ? 1 + varintSize(lo, hi) : 0) +
-    (flag ? 1 + int32Size(flag) : 0) +
-    (route ? 1 + int32Size(route) : 0) +
-    (length ? 1 + varintSize(length, 0) + length : 0) +
-    (timeout ? 1 + varintSize(timeout, 0) : 0);
-  const out = allocator ? allocator.allocate(size) : new Uint8Array(size);
-  let pos = 0;
-  // Tags are (field << 3) | wire type: 0x08 number, 0x10 flag, 0x18 route, 0x22 data, 0x28 timeout.
-  if (lo || hi) pos = writeVarint(out, writeVarint(out, pos, 0x08, 0), lo, hi);
-  if (flag) pos = writeInt32(out, writeVarint(out, pos, 0x10, 0), flag);
-  if (route) pos = writeInt32(out, writeVarint(out, pos, 0x18, 0), route);
-  pos = writeBytes(out, pos, 0x22, data);
-  if (timeout) writeVarint(out, writeVarint(out, pos, 0x28, 0), timeout, 0);
-  return out;
+  return encode(() => {
+    // Tags are (field << 3) | wire type: 0x08 number, 0x10 flag, 0x18 route, 0x22 data, 0x28 timeout.
+    if (typeof number === "number") writeVarint(0x08, number);
+    else writeVarint(0x08, Number(number & 0xffffffffn), Number(number >> 32n));
+    writeVarint(0x10, flag);
+    writeVarint(0x18, route);
+    writeBytes(0x22, data);
+    writeVarint(0x28, timeout);
+  }, allocator);
 }
 
 /**
@@ -148,10 +138,10 @@ export const utf8Decoder = new TextDecoder();
 export function encodeErrorReply(reply: ErrorReply): Uint8Array {
   const code = utf8Encoder.encode(reply.code);
   const message = utf8Encoder.encode(reply.message);
-  const size = (b: Uint8Array) => (b.length ? 1 + varintSize(b.length, 0) + b.length : 0);
-  const out = new Uint8Array(size(code) + size(message));
-  writeBytes(out, writeBytes(out, 0, 0x0a, code), 0x12, message);
-  return out;
+  return encode(() => {
+    writeBytes(0x0a, code);
+    writeBytes(0x12, message);
+  });
 }
 
 /** Decodes an {@link ErrorReply}; throws a `protocol` {@link BimuxError} on bad bytes. */
@@ -185,45 +175,56 @@ function check(ok: boolean, name: string, value: unknown): void {
   if (!ok) throw new BimuxError("invalid_argument", `frame ${name} out of range: ${value}`);
 }
 
-function varintSize(lo: number, hi: number): number {
-  // Seven bits a byte: the significant bits of the 64-bit value, at least one byte.
-  return hi ? Math.ceil((64 - Math.clz32(hi)) / 7) : Math.max(1, Math.ceil((32 - Math.clz32(lo)) / 7));
-}
-
-// int32 fields are varints of the value sign-extended to 64 bits, so negatives take ten bytes.
-function int32Size(value: number): number {
-  return value < 0 ? 10 : varintSize(value, 0);
-}
-
-function writeInt32(out: Uint8Array, pos: number, value: number): number {
-  return writeVarint(out, pos, value >>> 0, value < 0 ? 0xffffffff : 0);
-}
-
-function writeVarint(out: Uint8Array, pos: number, lo: number, hi: number): number {
-  while (hi || lo > 0x7f) {
-    out[pos++] = (lo & 0x7f) | 0x80;
-    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
-    hi >>>= 7;
-  }
-  out[pos++] = lo;
-  return pos;
-}
-
-/** Writes a length-delimited field, unless empty (proto3 leaves those out). */
-function writeBytes(out: Uint8Array, pos: number, tag: number, bytes: Uint8Array): number {
-  if (!bytes.length) return pos;
-  pos = writeVarint(out, writeVarint(out, pos, tag, 0), bytes.length, 0);
-  out.set(bytes, pos);
-  return pos + bytes.length;
-}
-
-// The decoding cursor: plain module state rather than a reader object, since
-// decoding is synchronous and never nested (one decode finishes before the next
-// starts), and functions over shared variables minify to a fraction of methods.
+// The cursor: plain module state rather than a reader or writer object, since
+// encoding and decoding are synchronous and never nested (one finishes before the
+// next starts), and functions over shared variables minify to a fraction of methods.
 let buf: Uint8Array = EMPTY;
 let pos = 0;
 /** The high 32 bits of the last varint read. */
 let hi = 0;
+
+/**
+ * Writes a message twice with `fields`: a dry run into an empty array counts its
+ * bytes (a typed array ignores writes past its end), then the real one fills memory
+ * of exactly that size, so sizing can never disagree with writing.
+ */
+function encode(fields: () => void, allocator?: FrameAllocator): Uint8Array {
+  buf = EMPTY;
+  pos = 0;
+  fields();
+  const out = allocator ? allocator.allocate(pos) : new Uint8Array(pos);
+  buf = out;
+  pos = 0;
+  fields();
+  return out;
+}
+
+/**
+ * Writes a varint field, unless its value is 0 (proto3 leaves zeros out): the tag,
+ * then the 64-bit value seven bits a byte. `value` is its low half, or any safe
+ * integer: `high` defaults to the high half of that, which for a negative int32 is
+ * -1, the sign extension protobuf writes (ten bytes).
+ */
+function writeVarint(tag: number, value: number, high = Math.floor(value / TWO_32)): void {
+  if (!value && !high) return;
+  buf[pos++] = tag;
+  // Bitwise operators see `value` modulo 2^32: its low half.
+  while (high || value > 0x7f) {
+    buf[pos++] = (value & 0x7f) | 0x80;
+    value = ((value >>> 7) | (high << 25)) >>> 0;
+    high >>>= 7;
+  }
+  buf[pos++] = value;
+}
+
+/** Writes a length-delimited field, unless empty (proto3 leaves those out). */
+function writeBytes(tag: number, bytes: Uint8Array): void {
+  writeVarint(tag, bytes.length);
+  // Not on the dry run, where `set` would throw rather than ignore.
+  if (buf.length) buf.set(bytes, pos);
+  pos += bytes.length;
+}
+
 
 /** Reads `bytes` field by field: `field` reads the value of each tag it knows and skips the rest. */
 function decode(bytes: Uint8Array, field: (tag: number) => void): void {
