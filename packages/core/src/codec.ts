@@ -206,15 +206,16 @@ function encode(fields: () => void, allocator?: FrameAllocator): Uint8Array {
  * -1, the sign extension protobuf writes (ten bytes).
  */
 function writeVarint(tag: number, value: number, high = Math.floor(value / TWO_32)): void {
-  if (!value && !high) return;
-  buf[pos++] = tag;
-  // Bitwise operators see `value` modulo 2^32: its low half.
-  while (high || value > 0x7f) {
-    buf[pos++] = (value & 0x7f) | 0x80;
-    value = ((value >>> 7) | (high << 25)) >>> 0;
-    high >>>= 7;
+  if (value || high) {
+    buf[pos++] = tag;
+    // Bitwise operators see `value` modulo 2^32: its low half.
+    while (high || value > 0x7f) {
+      buf[pos++] = (value & 0x7f) | 0x80;
+      value = ((value >>> 7) | (high << 25)) >>> 0;
+      high >>>= 7;
+    }
+    buf[pos++] = value;
   }
-  buf[pos++] = value;
 }
 
 /** Writes a length-delimited field, unless empty (proto3 leaves those out). */
