@@ -113,7 +113,7 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     if (tag === 0x08) frame.number = readUint64();
     else if (tag === 0x10) frame.flag = readVarint() | 0;
     else if (tag === 0x18) frame.route = readVarint() | 0;
-    else if (tag === 0x22) frame.data = readBytes();
+    else if (tag === 0x22) frame.data = take(readVarint());
     else if (tag === 0x28) timeout = readVarint(); // uint32: the low 32 bits, as protobuf truncates
     else skip(tag, 0);
   });
@@ -148,8 +148,8 @@ export function encodeErrorReply(reply: ErrorReply): Uint8Array {
 export function decodeErrorReply(bytes: Uint8Array): ErrorReply {
   const reply: ErrorReply = { code: "", message: "" };
   decode(bytes, (tag) => {
-    if (tag === 0x0a) reply.code = utf8Decoder.decode(readBytes());
-    else if (tag === 0x12) reply.message = utf8Decoder.decode(readBytes());
+    if (tag === 0x0a) reply.code = utf8Decoder.decode(take(readVarint()));
+    else if (tag === 0x12) reply.message = utf8Decoder.decode(take(readVarint()));
     else skip(tag, 0);
   });
   return reply;
@@ -265,11 +265,10 @@ function readUint64(): WireNumber {
   return hi < 0x200000 ? hi * TWO_32 + lo : (BigInt(hi) << 32n) | BigInt(lo);
 }
 
-function readBytes(): Uint8Array {
-  return take(readVarint());
-}
-
-/** The next `length` bytes, as a view; a length of more than 32 bits is always past the end. */
+/**
+ * The next `length` bytes, as a view (`take(readVarint())` reads a length-delimited
+ * field); a length of more than 32 bits is always past the end.
+ */
 function take(length: number): Uint8Array {
   const from = pos;
   if (hi || (pos += length) > buf.length) throw malformed();
@@ -280,7 +279,7 @@ function take(length: number): Uint8Array {
 function skip(tag: number, depth: number): void {
   const type = tag & 7;
   if (type === 0) readVarint();
-  else if (type === 2) readBytes();
+  else if (type === 2) take(readVarint());
   // fixed64 and fixed32 (the tag's `hi` is 0).
   else if (type === 1 || type === 5) take(type === 1 ? 8 : 4);
   // A (deprecated) group, nested at most 32 deep: fields up to its own end-group tag,
