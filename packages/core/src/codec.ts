@@ -157,7 +157,8 @@ export function decodeErrorReply(bytes: Uint8Array): ErrorReply {
 
 /** True for an integer in the int32 range. */
 export function isInt32(value: number): boolean {
-  return Number.isInteger(value) && value >= -2147483648 && value <= 2147483647;
+  // `| 0` wraps anything else, and the type check keeps bigints and objects away from it.
+  return typeof value === "number" && value === (value | 0);
 }
 
 /** Throws `invalid_argument` unless `route` is an int32, as the wire requires. */
