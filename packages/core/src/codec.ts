@@ -110,7 +110,11 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   let timeout = 0;
   decode(bytes, (tag) => {
     // A known field with an unexpected wire type is an unknown field to protobuf, and skipped.
-    if (tag === 0x08) frame.number = readUint64();
+    if (tag === 0x08) {
+      const lo = readVarint();
+      // A uint64: below 2^53 exact as a double; above, a bigint keeps every bit.
+      frame.number = hi < 0x200000 ? hi * TWO_32 + lo : (BigInt(hi) << 32n) | BigInt(lo);
+    }
     else if (tag === 0x10) frame.flag = readVarint() | 0;
     else if (tag === 0x18) frame.route = readVarint() | 0;
     else if (tag === 0x22) frame.data = take(readVarint());
@@ -258,12 +262,6 @@ function readVarint(): number {
   }
   hi >>>= 0;
   return lo >>> 0;
-}
-
-function readUint64(): WireNumber {
-  const lo = readVarint();
-  // Below 2^53 the value is exact as a double; above, a bigint keeps every bit.
-  return hi < 0x200000 ? hi * TWO_32 + lo : (BigInt(hi) << 32n) | BigInt(lo);
 }
 
 /**
