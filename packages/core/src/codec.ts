@@ -161,7 +161,8 @@ export function decodeErrorReply(bytes: Uint8Array): ErrorReply {
 
 /** True for an integer in the int32 range. */
 export function isInt32(value: number): boolean {
-  // `| 0` wraps anything else, and the type check keeps bigints and objects away from it.
+  // `| 0` truncates and wraps every other number, so only an int32 (or -0) comes out
+  // equal; the type check keeps bigints (which would throw) and objects away from it.
   return typeof value === "number" && value === (value | 0);
 }
 
@@ -231,7 +232,6 @@ function writeBytes(tag: number, bytes: Uint8Array): void {
   pos += bytes.length;
 }
 
-
 /** Reads `bytes` field by field: `field` reads the value of each tag it knows and skips the rest. */
 function decode(bytes: Uint8Array, field: (tag: number) => void): void {
   buf = bytes;
@@ -287,6 +287,10 @@ function skip(tag: number, depth: number): void {
   else throw malformed();
 }
 
+/**
+ * Every way bytes can fail to be a protobuf message gets the same text: the sender is
+ * broken either way, and a page should not download seven descriptions of how.
+ */
 function malformed(): BimuxError {
   return new BimuxError("protocol", "malformed message");
 }
