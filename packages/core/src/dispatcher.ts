@@ -149,7 +149,6 @@ export class Dispatcher {
   }
 
   request(frame: Frame): void {
-    const host = this.#host;
     const { onRpc, maxConcurrent = 1000 } = this.#options;
     const { number, route } = frame;
     const handler = this.#rpcRoutes?.get(route) ?? onRpc;
@@ -157,15 +156,14 @@ export class Dispatcher {
     // A peer that reuses a number still in flight (it must not) gets one answer on it:
     // the earlier call is aborted, unanswered, however the new one is answered.
     this.cancel(number, "the caller reused the number of a call in flight");
-    if (!handler) return this.#answer(call, undefined, new BimuxError("unimplemented", `no handler for route ${route}`));
-    if (this.#running >= maxConcurrent) {
-      return this.#answer(call, undefined, new BimuxError("overloaded", `over ${maxConcurrent} calls in flight`));
-    }
     let result: RpcResult | Promise<RpcResult>;
     try {
-      result = handler(route, frame.data, host.owner, call);
+      // A call refused is answered as one whose handler threw.
+      if (!handler) throw new BimuxError("unimplemented", `no handler for route ${route}`);
+      if (this.#running >= maxConcurrent) throw new BimuxError("overloaded", `over ${maxConcurrent} calls in flight`);
+      result = handler(route, frame.data, this.#host.owner, call);
     } catch (error) {
-      return this.#answer(call, undefined, thrown(error));
+      return this.#answer(call, error, true);
     }
     // Answered at once, as most are: no bookkeeping. (After a close, the reply goes nowhere.)
     if (!isPromise(result)) return this.#answer(call, result);
@@ -178,32 +176,36 @@ export class Dispatcher {
     this.#running++;
     result.then(
       (value) => this.#settle(call, value),
-      (error: unknown) => this.#settle(call, undefined, thrown(error)),
+      (error: unknown) => this.#settle(call, error, true),
     );
   }
 
   /** Answers `call` if it is still ours: not cancelled, not replaced, connection not closed. */
-  #settle(call: InboundCall, value: RpcResult | undefined, error?: unknown): void {
+  #settle(call: InboundCall, value: unknown, failed?: boolean): void {
     this.#running--;
     const inFlight = this.#inFlight!;
     if (inFlight.get(call.number) === call) {
       inFlight.delete(call.number);
-      this.#answer(call, value, error);
+      this.#answer(call, value, failed);
     }
   }
 
-  /** Sends the one answer to `call`: its handler's bytes, or an error reply. */
-  #answer(call: InboundCall, value: RpcResult | undefined, error?: unknown): void {
+  /**
+   * Sends the one answer to `call`: its handler's bytes, or, when it `failed`, an error
+   * reply for what it threw (`value`, whatever it is: `undefined` too).
+   */
+  #answer(call: InboundCall, value: unknown, failed?: boolean): void {
     const { number, route } = call;
     call.done();
     if (call.expired) return;
-    if (error === undefined && !(value instanceof Uint8Array || value === undefined)) {
-      error = new BimuxError("internal", `handler for route ${route} returned no Uint8Array`);
+    if (!failed && !(value instanceof Uint8Array || value === undefined)) {
+      failed = true;
+      value = new BimuxError("internal", `handler for route ${route} returned no Uint8Array`);
     }
     this.#host.reply(
-      error === undefined
-        ? { number, flag: RESPONSE, route, data: value ?? new Uint8Array(0) }
-        : { number, flag: ERROR, route, data: encodeErrorReply(toReply(error, !!this.#options.exposeStack)) },
+      failed
+        ? { number, flag: ERROR, route, data: encodeErrorReply(toReply(value, !!this.#options.exposeStack)) }
+        : { number, flag: RESPONSE, route, data: (value as RpcResult) ?? new Uint8Array(0) },
     );
   }
 
@@ -257,11 +259,6 @@ function register<H>(routes: Map<number, H>, route: number, handler: H): () => v
   return () => {
     if (routes.get(route) === handler) routes.delete(route);
   };
-}
-
-/** What was thrown, as an error argument: `undefined` there means success, so a thrown `undefined` is named. */
-function thrown(error: unknown): unknown {
-  return error === undefined ? "undefined" : error;
 }
 
 function ignore(): void {}
