@@ -202,11 +202,13 @@ export class Dispatcher {
       failed = true;
       value = new BimuxError("internal", `handler for route ${route} returned no Uint8Array`);
     }
-    this.#host.reply(
-      failed
-        ? { number, flag: ERROR, route, data: encodeErrorReply(toReply(value, !!this.#options.exposeStack)) }
-        : { number, flag: RESPONSE, route, data: (value as RpcResult) ?? new Uint8Array(0) },
-    );
+    if (!failed) return this.#host.reply({ number, flag: RESPONSE, route, data: (value as RpcResult) ?? new Uint8Array(0) });
+    const { code, rawMessage } = BimuxError.from(value, "remote");
+    // Stacks and causes stay on this side unless the application asked otherwise; a message
+    // is cut to 1 KiB.
+    const stack = this.#options.exposeStack && value instanceof Error && value.stack;
+    const message = stack ? `${rawMessage}\n${stack}` : rawMessage.slice(0, 1024);
+    this.#host.reply({ number, flag: ERROR, route, data: encodeErrorReply({ code, message }) });
   }
 
   /** The caller gave up on call `number`: abort its handler's signal, and send no answer. */
@@ -241,16 +243,6 @@ export class Dispatcher {
     this.#inFlight?.clear();
     for (const call of calls) call.abort(reason);
   }
-}
-
-/** Longest error message sent to a peer; longer ones are cut. */
-const MAX_ERROR_MESSAGE = 1024;
-
-function toReply(error: unknown, exposeStack: boolean): { code: string; message: string } {
-  const { code, rawMessage } = BimuxError.from(error, "remote");
-  // Stacks and causes stay on this side unless the application asked otherwise.
-  const stack = exposeStack && error instanceof Error && error.stack;
-  return { code, message: stack ? `${rawMessage}\n${stack}` : rawMessage.slice(0, MAX_ERROR_MESSAGE) };
 }
 
 function register<H>(routes: Map<number, H>, route: number, handler: H): () => void {
