@@ -66,7 +66,8 @@ class InboundCall implements CallContext {
   #deadline: ReturnType<typeof setTimeout> | undefined;
   #reason: BimuxError | undefined;
   #answered = false;
-  #receivedAt: number;
+  // When the caller stops waiting, by Date.now(); never if it did not say.
+  #due: number;
 
   constructor(
     readonly number: WireNumber,
@@ -76,7 +77,7 @@ class InboundCall implements CallContext {
     // Beyond what a timer can wait (2^31 - 1 ms, though the wire allows 2^32 - 1): no limit,
     // as the muxer treats its own timeouts.
     if (timeout! > 0x7fffffff) this.timeout = undefined;
-    this.#receivedAt = this.timeout ? Date.now() : 0;
+    this.#due = this.timeout ? Date.now() + this.timeout : Infinity;
   }
 
   get signal(): AbortSignal {
@@ -86,14 +87,14 @@ class InboundCall implements CallContext {
       if (this.#reason) controller.abort(this.#reason);
       else if (this.expired) expire();
       // No timer for a call already answered: nobody would clear it.
-      else if (this.timeout && !this.#answered) this.#deadline = setTimeout(expire, this.#receivedAt + this.timeout - Date.now());
+      else if (this.timeout && !this.#answered) this.#deadline = setTimeout(expire, this.#due - Date.now());
     }
     return this.#controller.signal;
   }
 
   /** True once the caller's deadline has passed: it has stopped waiting, so no answer is sent. */
   get expired(): boolean {
-    return !!this.timeout && Date.now() - this.#receivedAt >= this.timeout;
+    return Date.now() >= this.#due;
   }
 
   abort(reason: BimuxError): void {
