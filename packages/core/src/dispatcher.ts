@@ -83,7 +83,7 @@ class InboundCall implements CallContext {
   get signal(): AbortSignal {
     if (!this.#controller) {
       const controller = (this.#controller = new AbortController());
-      const expire = () => this.abort(new BimuxError("timeout", `the caller's ${this.timeout} ms passed`));
+      const expire = () => this.end(new BimuxError("timeout", `the caller's ${this.timeout} ms passed`));
       if (this.#reason) controller.abort(this.#reason);
       else if (this.expired) expire();
       // No timer for a call already answered: nobody would clear it.
@@ -97,16 +97,17 @@ class InboundCall implements CallContext {
     return Date.now() >= this.#due;
   }
 
-  abort(reason: BimuxError): void {
-    this.done();
-    this.#reason ??= reason;
-    this.#controller?.abort(reason);
-  }
-
-  /** The call is answered, or will never be: its deadline timer goes. */
-  done(): void {
+  /**
+   * The call is answered, or never will be: its deadline timer goes. With a `reason`,
+   * nobody waits for the answer any more, and the handler's signal says so.
+   */
+  end(reason?: BimuxError): void {
     this.#answered = true;
     clearTimeout(this.#deadline);
+    if (reason) {
+      this.#reason ??= reason;
+      this.#controller?.abort(reason);
+    }
   }
 }
 
@@ -171,7 +172,7 @@ export class Dispatcher {
     // The handler closed the connection in its synchronous part: nothing is in flight any more.
     if (this.#closed) {
       result.then(undefined, ignore); // nobody will hear of its failure either
-      return call.abort(this.#closed);
+      return call.end(this.#closed);
     }
     (this.#inFlight ??= new Map()).set(number, call);
     this.#running++;
@@ -197,7 +198,7 @@ export class Dispatcher {
    */
   #answer(call: InboundCall, value: unknown, failed?: boolean): void {
     const { number, route } = call;
-    call.done();
+    call.end();
     if (call.expired) return;
     if (!failed && !(value instanceof Uint8Array || value === undefined)) {
       failed = true;
@@ -217,7 +218,7 @@ export class Dispatcher {
     const call = this.#inFlight?.get(number);
     if (call) {
       this.#inFlight!.delete(number);
-      call.abort(new BimuxError("aborted", why));
+      call.end(new BimuxError("aborted", why));
     }
   }
 
@@ -242,7 +243,7 @@ export class Dispatcher {
     this.#closed = reason;
     const calls = [...(this.#inFlight?.values() ?? [])];
     this.#inFlight?.clear();
-    for (const call of calls) call.abort(reason);
+    for (const call of calls) call.end(reason);
   }
 }
 
