@@ -185,8 +185,8 @@ export class Dispatcher {
   /** Answers `call` if it is still ours: not cancelled, not replaced, connection not closed. */
   #settle(call: InboundCall, value: unknown, failed?: boolean): void {
     this.#running--;
-    const inFlight = this.#inFlight!;
-    if (inFlight.get(call.number) === call) {
+    const inFlight = this.#inFlight;
+    if (inFlight?.get(call.number) === call) {
       inFlight.delete(call.number);
       this.#answer(call, value, failed);
     }
@@ -241,9 +241,10 @@ export class Dispatcher {
   /** The connection closed: tell every handler still running, through its signal. */
   abortAll(reason: BimuxError): void {
     this.#closed = reason;
-    const calls = [...(this.#inFlight?.values() ?? [])];
-    this.#inFlight?.clear();
-    for (const call of calls) call.end(reason);
+    const calls = this.#inFlight;
+    // Emptied first: the handlers' abort listeners run at once, and must find nothing in flight.
+    this.#inFlight = undefined;
+    calls?.forEach((call) => call.end(reason));
   }
 }
 
