@@ -171,7 +171,7 @@ export class Dispatcher {
     if (!isPromise(result)) return this.#answer(call, result);
     // The handler closed the connection in its synchronous part: nothing is in flight any more.
     if (this.#closed) {
-      result.then(undefined, ignore); // nobody will hear of its failure either
+      result.then(undefined, () => {}); // nobody will hear of its failure either
       return call.end(this.#closed);
     }
     (this.#inFlight ??= new Map()).set(number, call);
@@ -255,8 +255,6 @@ function register<H>(routes: Map<number, H>, route: number, handler: H): () => v
     if (routes.get(route) === handler) routes.delete(route);
   };
 }
-
-function ignore(): void {}
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | undefined)?.then === "function";
