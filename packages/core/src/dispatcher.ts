@@ -157,7 +157,7 @@ export class Dispatcher {
     const call = new InboundCall(number, route, frame.timeout);
     // A peer that reuses a number still in flight (it must not) gets one answer on it:
     // the earlier call is aborted, unanswered, however the new one is answered.
-    this.cancel(number, "the caller reused the number of a call in flight");
+    this.cancel(number, "the caller reused its number");
     let result: RpcResult | Promise<RpcResult>;
     try {
       // A call refused is answered as one whose handler threw.
@@ -214,7 +214,7 @@ export class Dispatcher {
   }
 
   /** The caller gave up on call `number`: abort its handler's signal, and send no answer. */
-  cancel(number: WireNumber, why = "the caller cancelled the call"): void {
+  cancel(number: WireNumber, why = "the caller cancelled"): void {
     const call = this.#inFlight?.get(number);
     if (call) {
       this.#inFlight!.delete(number);
