@@ -94,7 +94,9 @@ export class CallTable {
 
   /** Rejects every waiting call with `error`, at once. */
   failAll(error: BimuxError): void {
-    for (const number of [...(this.#calls?.keys() ?? [])]) this.fail(number, error);
+    // No code of the application runs until this returns (a rejection is heard later), so
+    // nothing can join the table while it is walked.
+    this.#calls?.forEach((_, number) => this.fail(number, error));
   }
 
   #take(number: number): PendingCall | undefined {
