@@ -106,7 +106,7 @@ export class CallTable {
     if (call) {
       this.#calls!.delete(number);
       stopDeadline(call);
-      if (call.onAbort) call.signal!.removeEventListener("abort", call.onAbort);
+      call.signal?.removeEventListener("abort", call.onAbort!); // set whenever a signal is
     }
     return call;
   }
