@@ -32,12 +32,9 @@ export class CallTable {
   // Made on the first call: an idle connection should cost as little as possible.
   #calls: Map<number, PendingCall> | undefined;
   #last = 0;
-  #owner: { abandoned(number: number): void };
 
   /** @param owner told of each call the caller gave up on (timeout or abort), to tell the peer. */
-  constructor(owner: { abandoned(number: number): void }) {
-    this.#owner = owner;
-  }
+  constructor(readonly owner: { abandoned(number: number): void }) {}
 
   /** How many calls are waiting for a reply. */
   get size(): number {
@@ -76,7 +73,7 @@ export class CallTable {
   giveUp(call: PendingCall, code: "timeout" | "aborted", what: string, cause?: unknown): void {
     const { number, route } = call;
     if (this.fail(number, new BimuxError(code, `rpc #${number} to route ${route} ${what}`, { cause }))) {
-      this.#owner.abandoned(number);
+      this.owner.abandoned(number);
     }
   }
 
