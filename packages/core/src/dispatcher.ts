@@ -200,11 +200,12 @@ export class Dispatcher {
     const { number, route } = call;
     call.end();
     if (call.expired) return;
-    if (!failed && !(value instanceof Uint8Array || value === undefined)) {
-      failed = true;
+    if (!failed) {
+      if (value === undefined || value instanceof Uint8Array) {
+        return this.#host.reply({ number, flag: RESPONSE, route, data: value ?? new Uint8Array(0) });
+      }
       value = new BimuxError("internal", `handler for route ${route} returned no Uint8Array`);
     }
-    if (!failed) return this.#host.reply({ number, flag: RESPONSE, route, data: (value as RpcResult) ?? new Uint8Array(0) });
     const { code, rawMessage } = BimuxError.from(value, "remote");
     // Stacks and causes stay on this side unless the application asked otherwise; a message
     // is cut to 1 KiB.
