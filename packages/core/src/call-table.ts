@@ -11,11 +11,11 @@ class PendingCall implements Deadline {
   onAbort: (() => void) | undefined;
 
   constructor(
-    readonly table: CallTable,
     readonly number: number,
     readonly route: number,
     readonly timeout: number,
     readonly signal: AbortSignal | undefined,
+    readonly table: CallTable,
   ) {}
 
   expire(): void {
@@ -55,7 +55,7 @@ export class CallTable {
    * `timeout` is in milliseconds; `Infinity` means none.
    */
   add(number: number, route: number, timeout: number, signal: AbortSignal | undefined): Promise<Uint8Array> {
-    const call = new PendingCall(this, number, route, timeout, signal);
+    const call = new PendingCall(number, route, timeout, signal, this);
     const reply = new Promise<Uint8Array>((resolve, reject) => {
       call.resolve = resolve;
       call.reject = reject;
