@@ -63,7 +63,8 @@ export class CallTable {
     if (timeout !== Infinity) startDeadline(call);
     if (signal) {
       call.onAbort = () => this.giveUp(call, "aborted", "was aborted", signal.reason);
-      signal.addEventListener("abort", call.onAbort, { once: true });
+      // No `once` needed: the call takes its listener with it when it leaves the table, by abort too.
+      signal.addEventListener("abort", call.onAbort);
     }
     (this.#calls ??= new Map()).set(number, call);
     return reply;
