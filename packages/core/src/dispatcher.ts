@@ -58,13 +58,12 @@ export interface DispatcherOptions {
 
 /**
  * An inbound call in progress. Its AbortController, and the timer for the
- * caller's deadline, are only made if the handler asks for the signal; an abort
- * that comes first is kept, so a handler that looks later still sees it.
+ * caller's deadline, are only made if the handler asks for the signal, or the
+ * call is aborted first: a handler that looks later still sees the abort.
  */
 class InboundCall implements CallContext {
   #controller: AbortController | undefined;
   #deadline: ReturnType<typeof setTimeout> | undefined;
-  #reason: BimuxError | undefined;
   #answered = false;
   // When the caller stops waiting, by Date.now(); never if it did not say.
   #due: number;
@@ -82,10 +81,9 @@ class InboundCall implements CallContext {
 
   get signal(): AbortSignal {
     if (!this.#controller) {
-      const controller = (this.#controller = new AbortController());
+      this.#controller = new AbortController();
       const expire = () => this.end(new BimuxError("timeout", `the caller's ${this.timeout} ms passed`));
-      if (this.#reason) controller.abort(this.#reason);
-      else if (this.expired) expire();
+      if (this.expired) expire();
       // No timer for a call already answered: nobody would clear it.
       else if (this.timeout && !this.#answered) this.#deadline = setTimeout(expire, this.#due - Date.now());
     }
@@ -104,10 +102,8 @@ class InboundCall implements CallContext {
   end(reason?: BimuxError): void {
     this.#answered = true;
     clearTimeout(this.#deadline);
-    if (reason) {
-      this.#reason ??= reason;
-      this.#controller?.abort(reason);
-    }
+    // Aborting an aborted controller keeps its first reason.
+    if (reason) (this.#controller ??= new AbortController()).abort(reason);
   }
 }
 
