@@ -147,9 +147,9 @@ export class Dispatcher {
   }
 
   request(frame: Frame): void {
-    const { onRpc, maxConcurrent = 1000 } = this.#options;
     const { number, route } = frame;
-    const handler = this.#rpcRoutes?.get(route) ?? onRpc;
+    const handler = this.#rpcRoutes?.get(route) ?? this.#options.onRpc;
+    const { maxConcurrent = 1000 } = this.#options;
     const call = new InboundCall(number, route, frame.timeout);
     // A peer that reuses a number still in flight (it must not) gets one answer on it:
     // the earlier call is aborted, unanswered, however the new one is answered.
