@@ -64,7 +64,7 @@ export interface DispatcherOptions {
 class InboundCall implements CallContext {
   #controller: AbortController | undefined;
   #deadline: ReturnType<typeof setTimeout> | undefined;
-  #answered = false;
+  #answered: boolean | undefined;
   // When the caller stops waiting, by Date.now(); never if it did not say.
   #due: number;
 
