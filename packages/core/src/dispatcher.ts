@@ -181,9 +181,8 @@ export class Dispatcher {
   /** Answers `call` if it is still ours: not cancelled, not replaced, connection not closed. */
   #settle(call: InboundCall, value: unknown, failed?: boolean): void {
     this.#running--;
-    const inFlight = this.#inFlight;
-    if (inFlight?.get(call.number) === call) {
-      inFlight.delete(call.number);
+    if (this.#inFlight?.get(call.number) === call) {
+      this.#inFlight.delete(call.number);
       this.#answer(call, value, failed);
     }
   }
