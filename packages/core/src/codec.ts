@@ -15,23 +15,20 @@ export const Flag = {
   pong: 6,
 } as const;
 
-// The same values as plain constants for bimux's own code: a bundler keeps only
-// those used, each minified to a letter, where an object ships whole with its
-// property names; every byte counts in a page.
-/** @internal */
-export const REQUEST = 0;
-/** @internal */
-export const RESPONSE = 1;
-/** @internal */
-export const ONEWAY = 2;
-/** @internal */
-export const ERROR = 3;
-/** @internal */
-export const CANCEL = 4;
-/** @internal */
-export const PING = 5;
-/** @internal */
-export const PONG = 6;
+/**
+ * @internal The same values for bimux's own code: esbuild writes an enum member's
+ * value wherever it is used, where a constant or an object would ship as a variable
+ * or with its property names; every byte counts in a page.
+ */
+export enum Wire {
+  REQUEST = 0,
+  RESPONSE = 1,
+  ONEWAY = 2,
+  ERROR = 3,
+  CANCEL = 4,
+  PING = 5,
+  PONG = 6,
+}
 
 /** One of the {@link Flag} values, or another int32 read off the wire. */
 export type FlagValue = number;

@@ -1,5 +1,5 @@
 import { BimuxError } from "./errors.js";
-import { ERROR, RESPONSE, checkRoute, encodeErrorReply, type Frame, type WireNumber } from "./codec.js";
+import { Wire, checkRoute, encodeErrorReply, type Frame, type WireNumber } from "./codec.js";
 import type { Muxer } from "./muxer.js";
 
 /** What an rpc handler may return: the reply bytes, or nothing for an empty reply. */
@@ -197,7 +197,7 @@ export class Dispatcher {
     if (call.expired) return;
     if (!failed) {
       if (value === undefined || value instanceof Uint8Array) {
-        return this.#host.reply({ number, flag: RESPONSE, route, data: value ?? new Uint8Array(0) });
+        return this.#host.reply({ number, flag: Wire.RESPONSE, route, data: value ?? new Uint8Array(0) });
       }
       value = new BimuxError("internal", `handler for route ${route} returned no Uint8Array`);
     }
@@ -206,7 +206,7 @@ export class Dispatcher {
     // is cut to 1 KiB.
     const stack = this.#options.exposeStack && value instanceof Error && value.stack;
     const message = stack ? `${rawMessage}\n${stack}` : rawMessage.slice(0, 1024);
-    this.#host.reply({ number, flag: ERROR, route, data: encodeErrorReply({ code, message }) });
+    this.#host.reply({ number, flag: Wire.ERROR, route, data: encodeErrorReply({ code, message }) });
   }
 
   /** The caller gave up on call `number`: abort its handler's signal, and send no answer. */

@@ -73,18 +73,13 @@ export const CloseCode = {
   internalError: 1011,
 } as const;
 
-// The codes bimux's own code uses, as plain constants for the page's sake (see codec.ts).
-/** @internal */
-export const NORMAL = 1000;
-/** @internal */
-export const GOING_AWAY = 1001;
-/** @internal */
-export const PROTOCOL_ERROR = 1002;
-/** @internal */
-export const UNSUPPORTED_DATA = 1003;
-/** @internal */
-export const ABNORMAL = 1006;
-/** @internal */
-export const POLICY_VIOLATION = 1008;
-/** @internal */
-export const MESSAGE_TOO_BIG = 1009;
+/** @internal The codes bimux's own code uses, as an enum for the page's sake (see `Wire` in codec.ts). */
+export enum Close {
+  NORMAL = 1000,
+  GOING_AWAY = 1001,
+  PROTOCOL_ERROR = 1002,
+  UNSUPPORTED_DATA = 1003,
+  ABNORMAL = 1006,
+  POLICY_VIOLATION = 1008,
+  MESSAGE_TOO_BIG = 1009,
+}

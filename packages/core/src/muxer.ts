@@ -1,12 +1,6 @@
 import { CallTable } from "./call-table.js";
 import {
-  CANCEL,
-  ERROR,
-  ONEWAY,
-  PING,
-  PONG,
-  REQUEST,
-  RESPONSE,
+  Wire,
   decodeErrorReply,
   decodeFrame,
   encodeErrorReply,
@@ -18,17 +12,7 @@ import {
   type FrameAllocator,
 } from "./codec.js";
 import { Dispatcher, type DispatcherHost, type OnewayHandler, type RpcHandler } from "./dispatcher.js";
-import {
-  ABNORMAL,
-  GOING_AWAY,
-  MESSAGE_TOO_BIG,
-  NORMAL,
-  POLICY_VIOLATION,
-  PROTOCOL_ERROR,
-  UNSUPPORTED_DATA,
-  type Duplex,
-  type DuplexSink,
-} from "./duplex.js";
+import { Close, type Duplex, type DuplexSink } from "./duplex.js";
 import { BimuxError, isErrorCode } from "./errors.js";
 import { EXTENSIONS_PROTOCOL } from "./extensions.js";
 import { Keepalive, type KeepaliveOwner } from "./keepalive.js";
@@ -202,7 +186,7 @@ export class Muxer {
 
     /** Tells the callee to stop; a Go peer would not know the flag, so it is only sent when negotiated. */
     abandoned(number: number): void {
-      if (this.owner.extensions) this.owner.#write(number, CANCEL);
+      if (this.owner.extensions) this.owner.#write(number, Wire.CANCEL);
     }
 
     /**
@@ -214,7 +198,7 @@ export class Muxer {
       const muxer = this.owner;
       const duplex = muxer.#duplex;
       if (duplex.ping) duplex.ping();
-      else if (muxer.extensions) muxer.#write(0, PING);
+      else if (muxer.extensions) muxer.#write(0, Wire.PING);
       return !!duplex.ping || muxer.extensions;
     }
 
@@ -222,9 +206,9 @@ export class Muxer {
     lost(): void {
       const muxer = this.owner;
       const error = new BimuxError("unavailable", "peer stopped answering keepalive");
-      muxer.#finish({ code: ABNORMAL, reason: error.rawMessage, initiator: "local", error });
+      muxer.#finish({ code: Close.ABNORMAL, reason: error.rawMessage, initiator: "local", error });
       if (muxer.#duplex.terminate) muxer.#duplex.terminate();
-      else muxer.#closeDuplex(GOING_AWAY, error.rawMessage);
+      else muxer.#closeDuplex(Close.GOING_AWAY, error.rawMessage);
     }
   };
 
@@ -298,7 +282,7 @@ export class Muxer {
       const signal = options.signal;
       if (signal?.aborted) throw new BimuxError("aborted", `rpc to route ${route} was aborted`, { cause: signal.reason });
       const number = this.#calls.next();
-      const frame: Frame = { number, flag: REQUEST, route, data };
+      const frame: Frame = { number, flag: Wire.REQUEST, route, data };
       // The callee may stop working when the caller stops waiting: tell it how long that is.
       if (this.extensions && timeout !== Infinity) frame.timeout = Math.ceil(timeout);
       const bytes = this.#encode(frame);
@@ -318,7 +302,7 @@ export class Muxer {
   send(route: number, data: Uint8Array): Promise<void> {
     try {
       this.#check("send", route, data);
-      return this.#written(this.#encode({ number: this.#calls.next(), flag: ONEWAY, route, data }));
+      return this.#written(this.#encode({ number: this.#calls.next(), flag: Wire.ONEWAY, route, data }));
     } catch (error) {
       return rejected(error);
     }
@@ -393,7 +377,7 @@ export class Muxer {
    * Closes the connection (Go `Close`). Every pending call rejects at once with
    * code `closed`; handlers still running see their signal abort. Idempotent.
    */
-  close(code: number = NORMAL, reason = ""): void {
+  close(code: number = Close.NORMAL, reason = ""): void {
     if (!this.#closeInfo) {
       this.#finish({ code, reason, initiator: "local" });
       this.#closeDuplex(code, reason);
@@ -421,10 +405,10 @@ export class Muxer {
       if (this.#closeInfo) return;
     }
     if (typeof data === "string") {
-      return this.#fail(UNSUPPORTED_DATA, new BimuxError("protocol", "text message; bimux speaks binary"));
+      return this.#fail(Close.UNSUPPORTED_DATA, new BimuxError("protocol", "text message; bimux speaks binary"));
     }
     if (data.length > this.#maxSize) {
-      return this.#fail(MESSAGE_TOO_BIG, new BimuxError("too_large", `received ${data.length} bytes; the limit is ${this.#maxSize}`));
+      return this.#fail(Close.MESSAGE_TOO_BIG, new BimuxError("too_large", `received ${data.length} bytes; the limit is ${this.#maxSize}`));
     }
     // Raw reads: see readPacket. Held messages wait their turn, in order.
     if (this.#held) {
@@ -438,24 +422,24 @@ export class Muxer {
     try {
       frame = decodeFrame(data);
     } catch (error) {
-      return this.#fail(PROTOCOL_ERROR, BimuxError.from(error, "protocol"));
+      return this.#fail(Close.PROTOCOL_ERROR, BimuxError.from(error, "protocol"));
     }
     const { number, flag } = frame;
     // Field 5 and flags 4-6 mean something only on a connection that negotiated them: from a
     // plain peer they are someone else's, which a Go peer would skip and drop, and so do we.
     if (!this.extensions) {
-      if (flag >= CANCEL && flag <= PONG) return;
+      if (flag >= Wire.CANCEL && flag <= Wire.PONG) return;
       frame.timeout = undefined;
     }
     // A reply whose number is not ours (a bigint, say) matches nothing and is dropped, as in Go.
-    if (flag === RESPONSE) typeof number === "number" && this.#calls.resolve(number, frame.data);
-    else if (flag === ERROR) typeof number === "number" && this.#calls.fail(number, remoteError(frame));
-    else if (flag === REQUEST) this.#dispatcher.request(frame);
-    else if (flag === ONEWAY) this.#dispatcher.oneway(frame);
-    else if (flag === CANCEL) this.#dispatcher.cancel(number);
-    else if (flag === PING) this.#write(number, PONG);
+    if (flag === Wire.RESPONSE) typeof number === "number" && this.#calls.resolve(number, frame.data);
+    else if (flag === Wire.ERROR) typeof number === "number" && this.#calls.fail(number, remoteError(frame));
+    else if (flag === Wire.REQUEST) this.#dispatcher.request(frame);
+    else if (flag === Wire.ONEWAY) this.#dispatcher.oneway(frame);
+    else if (flag === Wire.CANCEL) this.#dispatcher.cancel(number);
+    else if (flag === Wire.PING) this.#write(number, Wire.PONG);
     // A pong's arrival was the sign of life; anything else is a flag nobody negotiated.
-    else if (flag !== PONG) this.#fail(PROTOCOL_ERROR, new BimuxError("protocol", `unknown flag ${flag}`));
+    else if (flag !== Wire.PONG) this.#fail(Close.PROTOCOL_ERROR, new BimuxError("protocol", `unknown flag ${flag}`));
   }
 
   /** Writes a control frame: cancel, ping or pong. */
@@ -467,16 +451,16 @@ export class Muxer {
   #send(frame: Frame, fallback = false): void {
     if (this.#closeInfo) return;
     try {
-      this.#writes.write(this.#encode(frame), frame.flag >= CANCEL);
+      this.#writes.write(this.#encode(frame), frame.flag >= Wire.CANCEL);
     } catch (error) {
       const failure = BimuxError.from(error, "closed");
       const { code, rawMessage } = failure;
       // A peer that keeps asking but does not read its answers is the slow reader
       // backpressure guards against: close rather than buffer without bound.
-      if (code === "overloaded") this.#fail(POLICY_VIOLATION, failure);
+      if (code === "overloaded") this.#fail(Close.POLICY_VIOLATION, failure);
       // An answer (or error reply) too large to send still owes the caller an answer: a short error.
-      else if (code === "too_large" && !fallback && (frame.flag === RESPONSE || frame.flag === ERROR)) {
-        this.#send({ ...frame, flag: ERROR, data: encodeErrorReply({ code, message: `reply: ${rawMessage}` }) }, true);
+      else if (code === "too_large" && !fallback && (frame.flag === Wire.RESPONSE || frame.flag === Wire.ERROR)) {
+        this.#send({ ...frame, flag: Wire.ERROR, data: encodeErrorReply({ code, message: `reply: ${rawMessage}` }) }, true);
       }
       // A transport that refuses to send is closing: the close will tell everyone
       // waiting here, and the caller on the other side learns it from its own.
@@ -511,7 +495,7 @@ export class Muxer {
       // An invalid close code, say: report it, and still end the connection, or the peer is never told.
       this.#report(BimuxError.from(error));
       try {
-        this.#duplex.close(NORMAL, "");
+        this.#duplex.close(Close.NORMAL, "");
       } catch {
         // Already closing: nothing is left to end.
       }
