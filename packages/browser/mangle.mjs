@@ -25,6 +25,11 @@ export const INTERNAL_NAMES = [
   "slot",
   "timer",
   "owner",
+  "end",
+  "fail",
+  "serve",
+  "deliver",
+  "drop",
 ];
 
 export const mangleProps = new RegExp(`^(${INTERNAL_NAMES.join("|")})$`);

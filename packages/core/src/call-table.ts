@@ -8,7 +8,6 @@ class PendingCall implements Deadline {
   declare resolve: (data: Uint8Array) => void;
   declare reject: (error: BimuxError) => void;
   slot: unknown;
-  onAbort: (() => void) | undefined;
 
   constructor(
     readonly number: number,
@@ -20,6 +19,11 @@ class PendingCall implements Deadline {
 
   expire(): void {
     this.table.giveUp(this, "timeout", `timed out after ${this.timeout} ms`);
+  }
+
+  /** The caller's signal fired: the call is its own listener, so no closure is made per call. */
+  handleEvent(): void {
+    this.table.giveUp(this, "aborted", "was aborted", this.signal!.reason);
   }
 }
 
@@ -61,11 +65,8 @@ export class CallTable {
       call.reject = reject;
     });
     if (timeout !== Infinity) startDeadline(call);
-    if (signal) {
-      call.onAbort = () => this.giveUp(call, "aborted", "was aborted", signal.reason);
-      // No `once` needed: the call takes its listener with it when it leaves the table, by abort too.
-      signal.addEventListener("abort", call.onAbort);
-    }
+    // No `once` needed: the call takes its listener with it when it leaves the table, by abort too.
+    signal?.addEventListener("abort", call);
     (this.#calls ??= new Map()).set(number, call);
     return reply;
   }
@@ -104,7 +105,7 @@ export class CallTable {
     if (call) {
       this.#calls!.delete(number);
       stopDeadline(call);
-      call.signal?.removeEventListener("abort", call.onAbort!); // set whenever a signal is
+      call.signal?.removeEventListener("abort", call);
     }
     return call;
   }

@@ -146,14 +146,14 @@ export class Dispatcher {
     return register((this.#onewayRoutes ??= new Map()), route, handler);
   }
 
-  request(frame: Frame): void {
+  serve(frame: Frame): void {
     const { number, route } = frame;
     const handler = this.#rpcRoutes?.get(route) ?? this.#options.onRpc;
     const { maxConcurrent = 1000 } = this.#options;
     const call = new InboundCall(number, route, frame.timeout);
     // A peer that reuses a number still in flight (it must not) gets one answer on it:
     // the earlier call is aborted, unanswered, however the new one is answered.
-    this.cancel(number, "the caller reused its number");
+    this.drop(number, "the caller reused its number");
     let result: RpcResult | Promise<RpcResult>;
     try {
       // A call refused is answered as one whose handler threw.
@@ -210,7 +210,7 @@ export class Dispatcher {
   }
 
   /** The caller gave up on call `number`: abort its handler's signal, and send no answer. */
-  cancel(number: WireNumber, why = "the caller cancelled"): void {
+  drop(number: WireNumber, why = "the caller cancelled"): void {
     const call = this.#inFlight?.get(number);
     if (call) {
       this.#inFlight!.delete(number);
@@ -218,7 +218,7 @@ export class Dispatcher {
     }
   }
 
-  oneway(frame: Frame): void {
+  deliver(frame: Frame): void {
     const { route } = frame;
     const handler = this.#onewayRoutes?.get(route) ?? this.#options.onOneway;
     // As in the Go original: no handler, nobody is told.

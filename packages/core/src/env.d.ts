@@ -13,8 +13,8 @@ declare var performance: { now(): number };
 interface AbortSignal {
   readonly aborted: boolean;
   readonly reason: unknown;
-  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
-  removeEventListener(type: "abort", listener: () => void): void;
+  addEventListener(type: "abort", listener: (() => void) | { handleEvent(): void }, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: (() => void) | { handleEvent(): void }): void;
 }
 declare var AbortController: {
   prototype: AbortController;

@@ -434,9 +434,9 @@ export class Muxer {
     // A reply whose number is not ours (a bigint, say) matches nothing and is dropped, as in Go.
     if (flag === Wire.RESPONSE) typeof number === "number" && this.#calls.resolve(number, frame.data);
     else if (flag === Wire.ERROR) typeof number === "number" && this.#calls.fail(number, remoteError(frame));
-    else if (flag === Wire.REQUEST) this.#dispatcher.request(frame);
-    else if (flag === Wire.ONEWAY) this.#dispatcher.oneway(frame);
-    else if (flag === Wire.CANCEL) this.#dispatcher.cancel(number);
+    else if (flag === Wire.REQUEST) this.#dispatcher.serve(frame);
+    else if (flag === Wire.ONEWAY) this.#dispatcher.deliver(frame);
+    else if (flag === Wire.CANCEL) this.#dispatcher.drop(number);
     else if (flag === Wire.PING) this.#write(number, Wire.PONG);
     // A pong's arrival was the sign of life; anything else is a flag nobody negotiated.
     else if (flag !== Wire.PONG) this.#fail(Close.PROTOCOL_ERROR, new BimuxError("protocol", `unknown flag ${flag}`));
