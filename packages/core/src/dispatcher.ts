@@ -82,7 +82,12 @@ class InboundCall implements CallContext {
   get signal(): AbortSignal {
     if (!this.#controller) {
       this.#controller = new AbortController();
-      const expire = () => this.end(new BimuxError("timeout", `the caller's ${this.timeout} ms passed`));
+      const expire = () => {
+        // A timer may fire a little before Date.now() reaches the deadline: from here on the
+        // call is past it, whatever the clock says, so the answer the signal stopped is not sent.
+        this.#due = 0;
+        this.end(new BimuxError("timeout", `the caller's ${this.timeout} ms passed`));
+      };
       if (this.expired) expire();
       // No timer for a call already answered: nobody would clear it.
       else if (this.timeout && !this.#answered) this.#deadline = setTimeout(expire, this.#due - Date.now());

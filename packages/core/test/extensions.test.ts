@@ -87,6 +87,25 @@ describe("cancellation and deadlines", () => {
     expect(Date.now() - started).toBeLessThan(500);
   });
 
+  it("once the handler's signal says the deadline passed, no answer is sent, even if the clock lags the timer", async () => {
+    // Timers may fire a millisecond before Date.now() reaches the deadline: the signal then
+    // says "timeout", and an answer sent after it would reach a caller that gave up.
+    const { muxer, far, received } = rawPeer({ onRpc: waitsForAbort([]) });
+    const realNow = Date.now.bind(Date);
+    let lag = 0;
+    const clock = vi.spyOn(Date, "now").mockImplementation(() => realNow() - lag);
+    try {
+      far.send(writeFrame({ number: 1, flag: Flag.request, route: 1, data: bytes(""), timeout: 20 }));
+      await sleep(5); // the handler has asked for its signal: the deadline's timer is set
+      lag = 15; // from now on the clock is behind that timer
+      await sleep(80);
+    } finally {
+      clock.mockRestore();
+    }
+    expect(received.map((r) => decodeFrame(r).flag)).not.toContain(Flag.response);
+    expect(muxer.servingCalls).toBe(0);
+  });
+
   it("a handler that looks at its signal after the deadline finds it aborted", async () => {
     let aborted: boolean | undefined;
     const { muxer, far } = rawPeer({
