@@ -25,7 +25,7 @@ if (!existsSync(`${browser}dist/index.js`)) {
   process.exit(1);
 }
 
-const bundle = (minify) =>
+const bundle = (minify, conditions = ["production"]) =>
   build({
     // Resolved from inside the package, so "@bimux/browser" goes through its own exports map.
     stdin: { contents: 'export { dial } from "@bimux/browser";', resolveDir: browser, sourcefile: "app.js" },
@@ -33,6 +33,9 @@ const bundle = (minify) =>
     minify,
     format: "esm",
     platform: "browser",
+    // What Vite and webpack resolve when they build for production; a bundler that
+    // sets no such condition gets the default build, printed below too.
+    conditions,
     target: "es2022",
     write: false,
     logLevel: "error",
@@ -41,11 +44,14 @@ const bundle = (minify) =>
 const raw = (await bundle(false)).length;
 const minified = await bundle(true);
 const gzipped = gzipSync(minified, { level: 9 }).length;
+const full = gzipSync(await bundle(true, []), { level: 9 }).length;
 console.log(`@bimux/browser { dial }: raw ${raw} B, minified ${minified.length} B, gzipped ${gzipped} B (budget ${BUDGET} B, ceiling ${CEILING} B)`);
+console.log(`  the same with every error message's text (no production condition): gzipped ${full} B`);
 
-// The build's source map names every module tsup put into it.
-const { sources } = JSON.parse(readFileSync(`${browser}dist/index.js.map`, "utf8"));
-const forbidden = sources.filter((source) => FORBIDDEN.some((pattern) => pattern.test(source)));
+// The builds' source maps name every module tsup put into them.
+const forbidden = ["index.js.map", "index.production.js.map"]
+  .flatMap((map) => JSON.parse(readFileSync(`${browser}dist/${map}`, "utf8")).sources)
+  .filter((source) => FORBIDDEN.some((pattern) => pattern.test(source)));
 if (forbidden.length > 0) {
   console.error(`size: the browser build contains code a page must never get: ${forbidden.join(", ")}`);
   process.exit(1);

@@ -1,4 +1,4 @@
-import { BimuxError, checkTimeout, type Duplex } from "@bimux/core";
+import { BimuxError, checkTimeout, text, type Duplex } from "@bimux/core";
 import { webSocketDuplex } from "./websocket-duplex.js";
 
 /** Options of {@link openWebSocket}. */
@@ -30,8 +30,8 @@ export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): 
       }
       reject(new BimuxError(code, message, { cause }));
     };
-    const onAbort = () => fail("aborted", `opening ${url} was aborted`, signal!.reason);
-    const timer = setTimeout(() => fail("unavailable", `opening ${url} timed out after ${timeout} ms`), Math.min(timeout, 0x7fffffff));
+    const onAbort = () => fail("aborted", text`opening ${url} was aborted`, signal!.reason);
+    const timer = setTimeout(() => fail("unavailable", text`opening ${url} timed out after ${timeout} ms`), Math.min(timeout, 0x7fffffff));
     const done = () => {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
@@ -41,7 +41,7 @@ export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): 
     try {
       ws = new WebSocket(url, protocols);
     } catch (error) {
-      return fail("invalid_argument", `cannot open ${url}: ${(error as Error).message}`, error);
+      return fail("invalid_argument", text`cannot open ${url}: ${(error as Error).message}`, error);
     }
     signal?.addEventListener("abort", onAbort);
     ws.onopen = () => {
@@ -50,6 +50,6 @@ export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): 
       resolve(webSocketDuplex(ws!));
     };
     // A failed connection is an error event, which says nothing, then a close: the code is all there is.
-    ws.onclose = (event) => fail("unavailable", `cannot connect to ${url} (close ${event.code})`, event.code);
+    ws.onclose = (event) => fail("unavailable", text`cannot connect to ${url} (close ${event.code})`, event.code);
   });
 }

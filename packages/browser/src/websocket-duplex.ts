@@ -1,4 +1,4 @@
-import type { Duplex, DuplexSink } from "@bimux/core";
+import { text, type Duplex, type DuplexSink } from "@bimux/core";
 
 /**
  * Adapts an open browser `WebSocket` to the core {@link Duplex}: binary messages
@@ -30,7 +30,7 @@ export function webSocketDuplex(ws: WebSocket): Duplex {
     },
     send(packet) {
       // Browsers drop what is sent on a closing socket without a word; fail the call instead.
-      if (ws.readyState !== 1) throw new Error(`WebSocket is not open (readyState ${ws.readyState})`);
+      if (ws.readyState !== 1) throw new Error(text`WebSocket is not open (readyState ${ws.readyState})`);
       ws.send(packet);
     },
     close(code, reason) {

@@ -1,4 +1,5 @@
 import { BimuxError } from "./errors.js";
+import { text } from "./text.js";
 import type { Duplex } from "./duplex.js";
 
 /**
@@ -31,7 +32,7 @@ export class Backpressure {
    */
   write(bytes: Uint8Array, control?: boolean): void {
     if (!control && this.#duplex.bufferedAmount > this.#limit) {
-      throw new BimuxError("overloaded", "send buffer full: the peer reads too slowly");
+      throw new BimuxError("overloaded", text`send buffer full: the peer reads too slowly`);
     }
     this.#duplex.send(bytes);
   }

@@ -1,4 +1,5 @@
 import { BimuxError } from "./errors.js";
+import { text } from "./text.js";
 import { startDeadline, stopDeadline, type Deadline } from "./timers.js";
 
 /** One outbound call waiting for its reply. */
@@ -18,12 +19,14 @@ class PendingCall implements Deadline {
   ) {}
 
   expire(): void {
-    this.table.giveUp(this, "timeout", `timed out after ${this.timeout} ms`);
+    const { number, route, timeout } = this;
+    this.table.giveUp(this, "timeout", text`rpc #${number} to route ${route} timed out after ${timeout} ms`);
   }
 
   /** The caller's signal fired: the call is its own listener, so no closure is made per call. */
   handleEvent(): void {
-    this.table.giveUp(this, "aborted", "was aborted", this.signal!.reason);
+    const { number, route } = this;
+    this.table.giveUp(this, "aborted", text`rpc #${number} to route ${route} was aborted`, this.signal!.reason);
   }
 }
 
@@ -72,9 +75,9 @@ export class CallTable {
   }
 
   /** @internal The caller stopped waiting for `call`: reject it and tell the owner, unless it already settled. */
-  giveUp(call: PendingCall, code: "timeout" | "aborted", what: string, cause?: unknown): void {
-    const { number, route } = call;
-    if (this.fail(number, new BimuxError(code, `rpc #${number} to route ${route} ${what}`, { cause }))) {
+  giveUp(call: PendingCall, code: "timeout" | "aborted", message: string, cause?: unknown): void {
+    const { number } = call;
+    if (this.fail(number, new BimuxError(code, message, { cause }))) {
       this.owner.abandoned(number);
     }
   }

@@ -1,4 +1,5 @@
 import { BimuxError } from "./errors.js";
+import { text } from "./text.js";
 
 /**
  * The `flag` values of the envelope. 0–2 are the Go original's; the rest are
@@ -57,7 +58,8 @@ export interface Frame {
 }
 
 const TWO_32 = 4294967296;
-const EMPTY: Uint8Array = new Uint8Array(0);
+/** @internal No bytes: shared, as nothing ever writes into it. */
+export const EMPTY: Uint8Array = new Uint8Array(0);
 
 /** Where {@link encodeFrame} gets the memory for a frame; transports may pool it (see `Duplex.allocate`). */
 export interface FrameAllocator {
@@ -165,17 +167,17 @@ export function isInt32(value: number): boolean {
 
 /** Throws `invalid_argument` unless `route` is an int32, as the wire requires. */
 export function checkRoute(route: number): void {
-  if (!isInt32(route)) throw new BimuxError("invalid_argument", `route must be an int32, got ${route}`);
+  if (!isInt32(route)) throw new BimuxError("invalid_argument", text`route must be an int32, got ${route}`);
 }
 
 /** Throws `invalid_argument` unless `route` is an int32 and `data` bytes: what every outbound call needs. */
 export function checkCall(route: number, data: Uint8Array): void {
   checkRoute(route);
-  if (!(data instanceof Uint8Array)) throw new BimuxError("invalid_argument", "data must be a Uint8Array");
+  if (!(data instanceof Uint8Array)) throw new BimuxError("invalid_argument", text`data must be a Uint8Array`);
 }
 
 function check(ok: boolean, name: string, value: unknown): void {
-  if (!ok) throw new BimuxError("invalid_argument", `frame ${name} out of range: ${value}`);
+  if (!ok) throw new BimuxError("invalid_argument", text`frame ${name} out of range: ${value}`);
 }
 
 // The cursor: plain module state rather than a reader or writer object, since
@@ -289,5 +291,5 @@ function skip(tag: number, depth: number): void {
  * broken either way, and a page should not download seven descriptions of how.
  */
 function malformed(): BimuxError {
-  return new BimuxError("protocol", "malformed message");
+  return new BimuxError("protocol", text`malformed message`);
 }

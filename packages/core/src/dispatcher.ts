@@ -1,5 +1,6 @@
 import { BimuxError } from "./errors.js";
-import { Wire, checkRoute, encodeErrorReply, type Frame, type WireNumber } from "./codec.js";
+import { text } from "./text.js";
+import { EMPTY, Wire, checkRoute, encodeErrorReply, type Frame, type WireNumber } from "./codec.js";
 import type { Muxer } from "./muxer.js";
 
 /** What an rpc handler may return: the reply bytes, or nothing for an empty reply. */
@@ -86,7 +87,7 @@ class InboundCall implements CallContext {
         // A timer may fire a little before Date.now() reaches the deadline: from here on the
         // call is past it, whatever the clock says, so the answer the signal stopped is not sent.
         this.#due = 0;
-        this.end(new BimuxError("timeout", `the caller's ${this.timeout} ms passed`));
+        this.end(new BimuxError("timeout", text`the caller's ${this.timeout} ms passed`));
       };
       if (this.expired) expire();
       // No timer for a call already answered: nobody would clear it.
@@ -158,12 +159,12 @@ export class Dispatcher {
     const call = new InboundCall(number, route, frame.timeout);
     // A peer that reuses a number still in flight (it must not) gets one answer on it:
     // the earlier call is aborted, unanswered, however the new one is answered.
-    this.drop(number, "the caller reused its number");
+    this.drop(number, text`the caller reused its number`);
     let result: RpcResult | Promise<RpcResult>;
     try {
       // A call refused is answered as one whose handler threw.
-      if (!handler) throw new BimuxError("unimplemented", `no handler for route ${route}`);
-      if (this.#running >= maxConcurrent) throw new BimuxError("overloaded", `over ${maxConcurrent} calls in flight`);
+      if (!handler) throw new BimuxError("unimplemented", text`no handler for route ${route}`);
+      if (this.#running >= maxConcurrent) throw new BimuxError("overloaded", text`over ${maxConcurrent} calls in flight`);
       result = handler(route, frame.data, this.#host.owner, call);
     } catch (error) {
       return this.#answer(call, error, true);
@@ -202,9 +203,9 @@ export class Dispatcher {
     if (call.expired) return;
     if (!failed) {
       if (value === undefined || value instanceof Uint8Array) {
-        return this.#host.reply({ number, flag: Wire.RESPONSE, route, data: value ?? new Uint8Array(0) });
+        return this.#host.reply({ number, flag: Wire.RESPONSE, route, data: value ?? EMPTY });
       }
-      value = new BimuxError("internal", `handler for route ${route} returned no Uint8Array`);
+      value = new BimuxError("internal", text`handler for route ${route} returned no Uint8Array`);
     }
     const { code, rawMessage } = BimuxError.from(value, "remote");
     // Stacks and causes stay on this side unless the application asked otherwise; a message
@@ -215,7 +216,7 @@ export class Dispatcher {
   }
 
   /** The caller gave up on call `number`: abort its handler's signal, and send no answer. */
-  drop(number: WireNumber, why = "the caller cancelled"): void {
+  drop(number: WireNumber, why = text`the caller cancelled`): void {
     const call = this.#inFlight?.get(number);
     if (call) {
       this.#inFlight!.delete(number);
@@ -229,7 +230,7 @@ export class Dispatcher {
     // As in the Go original: no handler, nobody is told.
     const report = (error: unknown) => {
       const { code, rawMessage } = BimuxError.from(error, "remote");
-      this.#host.report(new BimuxError(code, `one-way handler for route ${route} failed: ${rawMessage}`, { cause: error }));
+      this.#host.report(new BimuxError(code, text`one-way handler for route ${route} failed: ${rawMessage}`, { cause: error }));
     };
     try {
       const result = handler?.(route, frame.data, this.#host.owner);

@@ -1,3 +1,5 @@
+import { text } from "./text.js";
+
 /**
  * What went wrong, as a stable string. Switch on `BimuxError.code`, not on the message.
  *
@@ -96,6 +98,6 @@ function describe(reason: unknown): string {
   try {
     return String(reason instanceof Error ? reason.message : reason);
   } catch {
-    return "a thrown value that cannot be printed";
+    return text`a thrown value that cannot be printed`;
   }
 }

@@ -6,6 +6,7 @@ import {
   encodeErrorReply,
   writeFrame,
   checkCall,
+  EMPTY,
   utf8Decoder,
   utf8Encoder,
   type Frame,
@@ -14,6 +15,7 @@ import {
 import { Dispatcher, type DispatcherHost, type OnewayHandler, type RpcHandler } from "./dispatcher.js";
 import { Close, type Duplex, type DuplexSink } from "./duplex.js";
 import { BimuxError, isErrorCode } from "./errors.js";
+import { text } from "./text.js";
 import { EXTENSIONS_PROTOCOL } from "./extensions.js";
 import { Keepalive, type KeepaliveOwner } from "./keepalive.js";
 import { Backpressure } from "./backpressure.js";
@@ -103,7 +105,6 @@ interface RawReader {
 
 const MiB = 1024 * 1024;
 const resolved: Promise<void> = Promise.resolve();
-const EMPTY: Uint8Array = new Uint8Array(0);
 
 /**
  * One end of a bimux connection. Either end can call the other: {@link rpc} for
@@ -166,8 +167,7 @@ export class Muxer {
 
     closed(code: number, reason: string, error?: unknown): void {
       // Messages held after a raw read arrived before the close: they go on first.
-      const muxer = this.owner;
-      while (muxer.#held) muxer.#release(muxer.#held);
+      this.owner.#releaseAll();
       const initiator = error === undefined ? "remote" : "local";
       this.owner.#finish({ code, reason, initiator, error: error === undefined ? error : BimuxError.from(error, "unavailable") });
     }
@@ -205,7 +205,7 @@ export class Muxer {
     /** The peer stopped answering: give up on it now, rather than wait for TCP to notice. */
     lost(): void {
       const muxer = this.owner;
-      const error = new BimuxError("unavailable", "peer stopped answering keepalive");
+      const error = new BimuxError("unavailable", text`peer stopped answering keepalive`);
       muxer.#finish({ code: Close.ABNORMAL, reason: error.rawMessage, initiator: "local", error });
       if (muxer.#duplex.terminate) muxer.#duplex.terminate();
       else muxer.#closeDuplex(Close.GOING_AWAY, error.rawMessage);
@@ -280,7 +280,7 @@ export class Muxer {
       this.#check("rpc", route, data);
       const timeout = options.timeout === undefined ? this.#timeout : checkTimeout(options.timeout);
       const signal = options.signal;
-      if (signal?.aborted) throw new BimuxError("aborted", `rpc to route ${route} was aborted`, { cause: signal.reason });
+      if (signal?.aborted) throw new BimuxError("aborted", text`rpc to route ${route} was aborted`, { cause: signal.reason });
       const number = this.#calls.next();
       const frame: Frame = { number, flag: Wire.REQUEST, route, data };
       // The callee may stop working when the caller stops waiting: tell it how long that is.
@@ -331,7 +331,7 @@ export class Muxer {
     return new Promise<Uint8Array>((resolve, reject) => {
       const aborted = () => {
         this.#readers = this.#readers?.filter((r) => r !== reader);
-        reject(new BimuxError("aborted", "readPacket was aborted", { cause: signal?.reason }));
+        reject(new BimuxError("aborted", text`readPacket was aborted`, { cause: signal?.reason }));
       };
       const done = () => signal?.removeEventListener("abort", aborted);
       const reader: RawReader = {
@@ -368,6 +368,11 @@ export class Muxer {
     }
   }
 
+  /** Ends every hold at once: what is held arrived before what comes now. */
+  #releaseAll(): void {
+    while (this.#held) this.#release(this.#held);
+  }
+
   /** Resolves when the connection has ended, with how it ended (Go `Wait`). Never rejects. */
   wait(): Promise<CloseInfo> {
     return new Promise((resolve) => (this.#closeInfo ? resolve(this.#closeInfo) : (this.#waiters ??= []).push(resolve)));
@@ -399,16 +404,13 @@ export class Muxer {
   #receive(data: Uint8Array | string): void {
     if (this.#closeInfo) return;
     this.#keepalive?.heard();
-    if (this.#held && (typeof data === "string" || data.length > this.#maxSize)) {
+    if (typeof data === "string" || data.length > this.#maxSize) {
       // What is held arrived before this violation closes the connection: it goes on first.
-      while (this.#held) this.#release(this.#held);
+      this.#releaseAll();
       if (this.#closeInfo) return;
-    }
-    if (typeof data === "string") {
-      return this.#fail(Close.UNSUPPORTED_DATA, new BimuxError("protocol", "text message; bimux speaks binary"));
-    }
-    if (data.length > this.#maxSize) {
-      return this.#fail(Close.MESSAGE_TOO_BIG, new BimuxError("too_large", `received ${data.length} bytes; the limit is ${this.#maxSize}`));
+      return typeof data === "string"
+        ? this.#fail(Close.UNSUPPORTED_DATA, new BimuxError("protocol", text`text message; bimux speaks binary`))
+        : this.#fail(Close.MESSAGE_TOO_BIG, new BimuxError("too_large", text`received ${data.length} bytes; the limit is ${this.#maxSize}`));
     }
     // Raw reads: see readPacket. Held messages wait their turn, in order.
     if (this.#held) {
@@ -439,7 +441,7 @@ export class Muxer {
     else if (flag === Wire.CANCEL) this.#dispatcher.drop(number);
     else if (flag === Wire.PING) this.#write(number, Wire.PONG);
     // A pong's arrival was the sign of life; anything else is a flag nobody negotiated.
-    else if (flag !== Wire.PONG) this.#fail(Close.PROTOCOL_ERROR, new BimuxError("protocol", `unknown flag ${flag}`));
+    else if (flag !== Wire.PONG) this.#fail(Close.PROTOCOL_ERROR, new BimuxError("protocol", text`unknown flag ${flag}`));
   }
 
   /** Writes a control frame: cancel, ping or pong. */
@@ -460,7 +462,7 @@ export class Muxer {
       if (code === "overloaded") this.#fail(Close.POLICY_VIOLATION, failure);
       // An answer (or error reply) too large to send still owes the caller an answer: a short error.
       else if (code === "too_large" && !fallback && (frame.flag === Wire.RESPONSE || frame.flag === Wire.ERROR)) {
-        this.#send({ ...frame, flag: Wire.ERROR, data: encodeErrorReply({ code, message: `reply: ${rawMessage}` }) }, true);
+        this.#send({ ...frame, flag: Wire.ERROR, data: encodeErrorReply({ code, message: text`reply: ${rawMessage}` }) }, true);
       }
       // A transport that refuses to send is closing: the close will tell everyone
       // waiting here, and the caller on the other side learns it from its own.
@@ -476,7 +478,7 @@ export class Muxer {
 
   /** `bytes`, unless larger than the peer accepts: then `too_large`, as the peer would close. */
   #checkSize(bytes: Uint8Array): Uint8Array {
-    if (bytes.length > this.#maxSize) throw new BimuxError("too_large", `${bytes.length} bytes exceed the limit of ${this.#maxSize}`);
+    if (bytes.length > this.#maxSize) throw new BimuxError("too_large", text`${bytes.length} bytes exceed the limit of ${this.#maxSize}`);
     return bytes;
   }
 
@@ -506,7 +508,7 @@ export class Muxer {
     if (this.#closeInfo) return;
     this.#closeInfo = info;
     const detail = info.reason ? `${info.code} ${info.reason}` : info.code;
-    const error = (this.#closeError = new BimuxError("closed", `connection closed (${info.initiator}, ${detail})`, {
+    const error = (this.#closeError = new BimuxError("closed", text`connection closed (${info.initiator}, ${detail})`, {
       cause: info.error,
     }));
     this.#keepalive?.stop();
@@ -523,7 +525,7 @@ export class Muxer {
   }
 
   #closedError(operation: string): BimuxError {
-    return new BimuxError("closed", `${operation} on a closed connection`, { cause: this.#closeError });
+    return new BimuxError("closed", text`${operation} on a closed connection`, { cause: this.#closeError });
   }
 
   #report(error: BimuxError): void {
@@ -543,13 +545,13 @@ function rejected(error: unknown): Promise<never> {
 }
 
 function remoteError(frame: Frame): BimuxError {
-  let { code, message } = { code: "remote", message: "unreadable error reply" };
+  let { code, message } = { code: "remote", message: text`unreadable error reply` };
   try {
     ({ code, message } = decodeErrorReply(frame.data));
   } catch {
     // Keep the defaults: a reply we cannot read still means the call failed.
   }
-  return new BimuxError(isErrorCode(code) ? code : "remote", message || `call to route ${frame.route} failed`, { remote: true });
+  return new BimuxError(isErrorCode(code) ? code : "remote", message || text`call to route ${frame.route} failed`, { remote: true });
 }
 
 /** RFC 6455 allows 123 bytes of close reason: a longer one is cut at a character boundary, with "…". */
@@ -561,7 +563,7 @@ function closeReason(reason: string): string {
 
 /** @internal The timeout in ms, `Infinity` for none; throws `invalid_argument` unless positive. */
 export function checkTimeout(timeout: number): number {
-  if (!(timeout > 0)) throw new BimuxError("invalid_argument", `timeout must be a positive number of ms, got ${timeout}`);
+  if (!(timeout > 0)) throw new BimuxError("invalid_argument", text`timeout must be a positive number of ms, got ${timeout}`);
   // Timers cannot wait longer than 2^31 - 1 ms (about 24.8 days): beyond that means no limit.
   return timeout > 0x7fffffff ? Infinity : timeout;
 }

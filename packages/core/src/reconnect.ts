@@ -2,6 +2,7 @@ import type { OnewayHandler, RpcHandler } from "./dispatcher.js";
 import type { Duplex } from "./duplex.js";
 import { checkCall, checkRoute } from "./codec.js";
 import { BimuxError } from "./errors.js";
+import { text } from "./text.js";
 import { Muxer, checkTimeout, type CloseInfo, type MuxerOptions, type RpcOptions } from "./muxer.js";
 
 /** How long a connection must last to count as a success (see {@link ReconnectOptions.maxAttempts}). */
@@ -77,7 +78,7 @@ export class ReconnectingMuxer {
    * @param what names the attempt in the `aborted` error, such as `dial ws://…`.
    */
   static async start(connect: Connect, options: ReconnectingMuxerOptions = {}, signal?: AbortSignal, what = "connecting"): Promise<ReconnectingMuxer> {
-    const aborted = () => new BimuxError("aborted", `${what} was aborted`, { cause: signal?.reason });
+    const aborted = () => new BimuxError("aborted", text`${what} was aborted`, { cause: signal?.reason });
     if (signal?.aborted) throw aborted();
     const client = new ReconnectingMuxer(connect, options);
     const onAbort = () => client.close(1000, "dial aborted");
@@ -146,14 +147,14 @@ export class ReconnectingMuxer {
     if (this.current) return this.current.rpc(route, data, options);
     // What the muxer would refuse at once is refused at once here too, not after a wait.
     checkCall(route, data);
-    if (options.signal?.aborted) throw new BimuxError("aborted", `rpc to route ${route} was aborted`, { cause: options.signal.reason });
+    if (options.signal?.aborted) throw new BimuxError("aborted", text`rpc to route ${route} was aborted`, { cause: options.signal.reason });
     const started = Date.now();
     // One budget for the wait and the call: the call's own timeout, or the muxer's default.
     const timeout = checkTimeout(options.timeout ?? this.options.timeout ?? 30_000);
     const muxer = await this.whenConnected({ ...options, timeout }, `rpc to route ${route}`);
     if (timeout === Infinity) return muxer.rpc(route, data, options);
     const left = timeout - (Date.now() - started);
-    if (left <= 0) throw new BimuxError("timeout", `rpc to route ${route} timed out after ${timeout} ms waiting to reconnect`);
+    if (left <= 0) throw new BimuxError("timeout", text`rpc to route ${route} timed out after ${timeout} ms waiting to reconnect`);
     return muxer.rpc(route, data, { ...options, timeout: left });
   }
 
@@ -203,7 +204,7 @@ export class ReconnectingMuxer {
       failures++;
       if (failures >= (this.options.maxAttempts ?? Infinity)) {
         const cause = BimuxError.from(error, "unavailable");
-        this.end({ code: 1006, reason: `gave up after ${failures} attempts: ${cause.rawMessage}`, initiator: "local", error: cause });
+        this.end({ code: 1006, reason: text`gave up after ${failures} attempts: ${cause.rawMessage}`, initiator: "local", error: cause });
         return false;
       }
       await this.sleep(this.delay(failures));
@@ -229,7 +230,7 @@ export class ReconnectingMuxer {
       } catch (error) {
         // Options the muxer refuses (a route that is not an int32…) would fail every time.
         duplex.close(1000, "");
-        this.end({ code: 1000, reason: "invalid options", initiator: "local", error: BimuxError.from(error) });
+        this.end({ code: 1000, reason: text`invalid options`, initiator: "local", error: BimuxError.from(error) });
         return;
       }
       const info = await muxer.wait();
@@ -237,7 +238,7 @@ export class ReconnectingMuxer {
       if (this.finalInfo) return;
       if (Date.now() - opened < STABLE_MS) {
         // Accepted, then dropped at once: as good as refused, or a kicking server is hammered.
-        if (!(await failed(new BimuxError("unavailable", `connection closed ${Date.now() - opened} ms after opening (${info.code})`)))) return;
+        if (!(await failed(new BimuxError("unavailable", text`connection closed ${Date.now() - opened} ms after opening (${info.code})`)))) return;
         continue;
       }
       failures = 0;
@@ -277,7 +278,12 @@ export class ReconnectingMuxer {
     const limit = this.options.queueLimit ?? 0;
     if (this.waiting.length >= limit) {
       return Promise.reject(
-        new BimuxError("unavailable", `${what}: not connected (${this.currentState})${limit ? `, and ${limit} calls already wait` : ""}`),
+        new BimuxError(
+          "unavailable",
+          limit
+            ? text`${what}: not connected (${this.currentState}), and ${limit} calls already wait`
+            : text`${what}: not connected (${this.currentState})`,
+        ),
       );
     }
     return new Promise<Muxer>((resolve, reject) => {
@@ -299,7 +305,7 @@ export class ReconnectingMuxer {
         if (index >= 0) this.waiting.splice(index, 1);
         call.reject(error);
       };
-      const onAbort = () => leave(new BimuxError("aborted", `${what} was aborted while waiting to reconnect`, { cause: signal?.reason }));
+      const onAbort = () => leave(new BimuxError("aborted", text`${what} was aborted while waiting to reconnect`, { cause: signal?.reason }));
       const cleanup = () => {
         if (timer !== undefined) clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
@@ -307,7 +313,7 @@ export class ReconnectingMuxer {
       if (signal?.aborted) return onAbort();
       signal?.addEventListener("abort", onAbort, { once: true });
       if (timeout !== Infinity) {
-        timer = setTimeout(() => leave(new BimuxError("timeout", `${what} timed out after ${timeout} ms waiting to reconnect`)), timeout);
+        timer = setTimeout(() => leave(new BimuxError("timeout", text`${what} timed out after ${timeout} ms waiting to reconnect`)), timeout);
       }
       this.waiting.push(call);
     });
@@ -343,7 +349,7 @@ export class ReconnectingMuxer {
 
   private end(info: CloseInfo): void {
     this.finalInfo = info;
-    this.stop.abort(new BimuxError("closed", "client closed"));
+    this.stop.abort(new BimuxError("closed", text`client closed`));
     this.wake?.();
     this.setState("closed");
     const error = this.closedError();
@@ -354,6 +360,6 @@ export class ReconnectingMuxer {
 
   private closedError(): BimuxError {
     const info = this.finalInfo;
-    return new BimuxError("closed", `client closed${info?.reason ? `: ${info.reason}` : ""}`, { cause: info?.error });
+    return new BimuxError("closed", info?.reason ? text`client closed: ${info.reason}` : text`client closed`, { cause: info?.error });
   }
 }
