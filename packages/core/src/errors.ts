@@ -28,13 +28,12 @@ export type ErrorCode =
   | "unavailable"
   | "internal";
 
-const codes: ReadonlySet<string> = new Set(
-  "timeout closed aborted remote unimplemented protocol invalid_argument overloaded too_large unavailable internal".split(" "),
-);
+const codes: readonly string[] =
+  "timeout closed aborted remote unimplemented protocol invalid_argument overloaded too_large unavailable internal".split(" ");
 
 /** True when `code` is one of the {@link ErrorCode} values. */
 export function isErrorCode(code: string): code is ErrorCode {
-  return codes.has(code);
+  return codes.includes(code);
 }
 
 /** Options for {@link BimuxError}. */

@@ -328,22 +328,23 @@ export class Muxer {
    */
   readPacket(options: ReadPacketOptions = {}): Promise<Uint8Array> {
     const { signal } = options;
-    return new Promise<Uint8Array>((resolve, reject) => {
-      const aborted = () => {
-        this.#readers = this.#readers?.filter((r) => r !== reader);
-        reject(new BimuxError("aborted", text`readPacket was aborted`, { cause: signal?.reason }));
-      };
-      const done = () => signal?.removeEventListener("abort", aborted);
-      const reader: RawReader = {
-        resolve: (packet) => (done(), resolve(packet)),
-        reject: (error) => (done(), reject(error)),
-      };
-      if (this.#closeInfo) return reject(this.#closedError("readPacket"));
-      if (signal?.aborted) return aborted();
-      if (this.#held?.length) return reader.resolve(this.#held.shift()!);
-      signal?.addEventListener("abort", aborted, { once: true });
+    let reader!: RawReader;
+    const read = new Promise<Uint8Array>((resolve, reject) => (reader = { resolve, reject }));
+    const aborted = () => {
+      this.#readers = this.#readers?.filter((r) => r !== reader);
+      reader.reject(new BimuxError("aborted", text`readPacket was aborted`, { cause: signal?.reason }));
+    };
+    if (this.#closeInfo) reader.reject(this.#closedError("readPacket"));
+    else if (signal?.aborted) aborted();
+    else if (this.#held?.length) reader.resolve(this.#held.shift()!);
+    else {
       (this.#readers ??= []).push(reader);
-    });
+      if (signal) {
+        signal.addEventListener("abort", aborted);
+        return read.finally(() => signal.removeEventListener("abort", aborted));
+      }
+    }
+    return read;
   }
 
   /**

@@ -4,5 +4,5 @@
  * in the package (docs/errors.md in the repository) gives the text of each id.
  */
 export function text(id: number, ...values: unknown[]): string {
-  return `bimux error ${id}${values.length ? ` (${values.join(", ")})` : ""}, see ERRORS.md`;
+  return `bimux error ${id}${values.length ? ` (${values.join(", ")})` : ""}`;
 }
