@@ -1,9 +1,10 @@
 import { defineConfig } from "@playwright/test";
+import type { Fixtures } from "./fixtures/test.js";
 
 // Debian's chromium: this machine cannot download Playwright's own browser build.
 const CHROMIUM = "/usr/bin/chromium";
 
-export default defineConfig({
+export default defineConfig<Fixtures>({
   testDir: "./tests",
   testMatch: "**/*.spec.ts",
   workers: 2,
@@ -29,4 +30,9 @@ export default defineConfig({
       ],
     },
   },
+  // Every spec runs on both builds a page can load.
+  projects: [
+    { name: "script tag (IIFE)", use: { build: "script" } },
+    { name: "production ESM", use: { build: "production" } },
+  ],
 });
