@@ -408,7 +408,7 @@ export class Muxer {
     if (typeof data === "string" || data.length > this.#maxSize) {
       // What is held arrived before this violation closes the connection: it goes on first.
       this.#releaseAll();
-      if (this.#closeInfo) return;
+      // #fail does nothing if one of them closed the connection.
       return typeof data === "string"
         ? this.#fail(Close.UNSUPPORTED_DATA, new BimuxError("protocol", text`text message; bimux speaks binary`))
         : this.#fail(Close.MESSAGE_TOO_BIG, new BimuxError("too_large", text`received ${data.length} bytes; the limit is ${this.#maxSize}`));
