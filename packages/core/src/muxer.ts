@@ -414,12 +414,9 @@ export class Muxer {
         : this.#fail(Close.MESSAGE_TOO_BIG, new BimuxError("too_large", text`received ${data.length} bytes; the limit is ${this.#maxSize}`));
     }
     // Raw reads: see readPacket. Held messages wait their turn, in order.
-    if (this.#held) {
-      // A read already waiting comes first; else the message waits its turn.
-      const waiting = this.#readers?.shift();
-      return void (waiting ? waiting.resolve(data) : this.#held.push(data));
-    }
     const reader = this.#readers?.shift();
+    // While a hold lasts, a read already waiting comes first; else the message waits its turn.
+    if (this.#held) return void (reader ? reader.resolve(data) : this.#held.push(data));
     if (reader) return this.#handOver(reader, data);
     let frame: Frame;
     try {
