@@ -347,17 +347,6 @@ export class Muxer {
     return read;
   }
 
-  /**
-   * Gives a raw message to a waiting read. What arrives next is held back until the
-   * next macrotask rather than dispatched: the reader's continuation (microtasks)
-   * may read again, and a peer's handshake messages often come in one burst.
-   */
-  #handOver(reader: RawReader, data: Uint8Array): void {
-    reader.resolve(data);
-    const held: Uint8Array[] = (this.#held = []);
-    setTimeout(() => this.#release(held), 0);
-  }
-
   /** Ends a hold: what it kept goes on in order, to reads that wait or else to the handlers. */
   #release(held: Uint8Array[]): void {
     if (this.#held !== held) return;
@@ -417,7 +406,14 @@ export class Muxer {
     const reader = this.#readers?.shift();
     // While a hold lasts, a read already waiting comes first; else the message waits its turn.
     if (this.#held) return void (reader ? reader.resolve(data) : this.#held.push(data));
-    if (reader) return this.#handOver(reader, data);
+    if (reader) {
+      // What arrives next is held back until the next macrotask rather than dispatched: the
+      // reader's continuation (microtasks) may read again, and a peer's handshake messages
+      // often come in one burst.
+      reader.resolve(data);
+      const held: Uint8Array[] = (this.#held = []);
+      return void setTimeout(() => this.#release(held), 0);
+    }
     let frame: Frame;
     try {
       frame = decodeFrame(data);
