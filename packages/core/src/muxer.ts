@@ -351,11 +351,9 @@ export class Muxer {
   #release(held: Uint8Array[]): void {
     if (this.#held !== held) return;
     this.#held = undefined;
-    for (let i = 0; i < held.length; i++) {
-      // A read given one of them started a new hold: the rest wait in that one, in order.
-      if (this.#held) return void (this.#held as Uint8Array[]).push(...held.slice(i));
-      this.#receive(held[i]!);
-    }
+    while (held.length && !this.#held) this.#receive(held.shift()!);
+    // A read given one of them started a new hold: the rest wait in that one, in order.
+    (this.#held as Uint8Array[] | undefined)?.push(...held);
   }
 
   /** Ends every hold at once: what is held arrived before what comes now. */
