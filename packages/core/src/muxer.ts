@@ -506,9 +506,10 @@ export class Muxer {
     this.#keepalive?.stop();
     this.#writes.fail(error);
     this.#calls.failAll(error);
-    for (const reader of this.#readers?.splice(0) ?? []) reader.reject(error);
+    // Nothing reads these tables once closed: they need no emptying.
+    this.#readers?.forEach((reader) => reader.reject(error));
     this.#dispatcher.abortAll(error);
-    for (const resolve of this.#waiters?.splice(0) ?? []) resolve(info);
+    this.#waiters?.forEach((resolve) => resolve(info));
     try {
       this.#options.onClose?.(this);
     } catch (hookError) {
