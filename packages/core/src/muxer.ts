@@ -442,7 +442,7 @@ export class Muxer {
   }
 
   /** Writes a reply or control frame, unless the connection is gone: then nobody is waiting for it. */
-  #send(frame: Frame, fallback = false): void {
+  #send(frame: Frame, fallback?: boolean): void {
     if (this.#closeInfo) return;
     try {
       this.#writes.write(this.#encode(frame), frame.flag >= Wire.CANCEL);
