@@ -326,13 +326,12 @@ export class Muxer {
    * `ReadPacket`). While reads are waiting, arriving messages go to them in order
    * instead of to the handlers: use it for a handshake before the muxing starts.
    */
-  readPacket(options: ReadPacketOptions = {}): Promise<Uint8Array> {
-    const { signal } = options;
+  readPacket({ signal }: ReadPacketOptions = {}): Promise<Uint8Array> {
     let reader!: RawReader;
     const read = new Promise<Uint8Array>((resolve, reject) => (reader = { resolve, reject }));
     const aborted = () => {
       this.#readers = this.#readers?.filter((r) => r !== reader);
-      reader.reject(new BimuxError("aborted", text`readPacket was aborted`, { cause: signal?.reason }));
+      reader.reject(new BimuxError("aborted", text`readPacket was aborted`, { cause: signal!.reason }));
     };
     if (this.#closeInfo) reader.reject(this.#closedError("readPacket"));
     else if (signal?.aborted) aborted();
