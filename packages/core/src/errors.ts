@@ -64,7 +64,7 @@ export class BimuxError extends Error {
     super(`[${code}] ${message}`, options);
     this.name = "BimuxError";
     this.code = code;
-    this.remote = options.remote ?? false;
+    this.remote = !!options.remote;
     this.rawMessage = message;
   }
 
