@@ -53,19 +53,20 @@ const BRAND = Symbol.for("bimux.BimuxError");
  * `remote` says whether the peer reported it.
  */
 export class BimuxError extends Error {
+  // Declared, not defined: the constructor makes them, with no field definitions to ship first.
   /** What went wrong. */
-  readonly code: ErrorCode;
+  declare readonly code: ErrorCode;
   /** True when the peer sent this error in an error reply. */
-  readonly remote: boolean;
+  declare readonly remote: boolean;
   /** The message without the `[code]` prefix. */
-  readonly rawMessage: string;
+  declare readonly rawMessage: string;
 
   constructor(code: ErrorCode, message: string, options: BimuxErrorOptions = {}) {
     super(`[${code}] ${message}`, options);
-    this.name = "BimuxError";
     this.code = code;
     this.remote = !!options.remote;
     this.rawMessage = message;
+    this.name = "BimuxError";
   }
 
   /** @internal */
