@@ -199,7 +199,7 @@ export class Muxer {
       const duplex = muxer.#duplex;
       if (duplex.ping) duplex.ping();
       else if (muxer.extensions) muxer.#write(0, Wire.PING);
-      return !!duplex.ping || muxer.extensions;
+      return !!(duplex.ping || muxer.extensions);
     }
 
     /** The peer stopped answering: give up on it now, rather than wait for TCP to notice. */
@@ -498,8 +498,7 @@ export class Muxer {
   #finish(info: CloseInfo): void {
     if (this.#closeInfo) return;
     this.#closeInfo = info;
-    const detail = info.reason ? `${info.code} ${info.reason}` : info.code;
-    const error = (this.#closeError = new BimuxError("closed", text`connection closed (${info.initiator}, ${detail})`, {
+    const error = (this.#closeError = new BimuxError("closed", text`connection closed (${info.initiator}, code ${info.code}, reason "${info.reason}")`, {
       cause: info.error,
     }));
     this.#keepalive?.stop();
