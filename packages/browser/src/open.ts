@@ -23,11 +23,8 @@ export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): 
     checkTimeout(timeout);
     const fail = (code: "aborted" | "unavailable" | "invalid_argument", message: string, cause?: unknown) => {
       done();
-      // Its handlers go with it: a late event changes nothing.
-      if (ws) {
-        ws.onopen = ws.onclose = null;
-        ws.close();
-      }
+      // A late event changes nothing: the promise is settled.
+      ws?.close();
       reject(new BimuxError(code, message, { cause }));
     };
     const onAbort = () => fail("aborted", text`opening ${url} was aborted`, signal!.reason);
