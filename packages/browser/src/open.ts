@@ -16,8 +16,7 @@ export interface OpenWebSocketOptions {
  * Rejects with a {@link BimuxError}: `unavailable` when the connection fails, is
  * closed or times out before opening, `aborted` when `signal` fires.
  */
-export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): Promise<Duplex> {
-  const { protocols, signal, timeout = 10_000 } = options;
+export function openWebSocket(url: string, { protocols, signal, timeout = 10_000 }: OpenWebSocketOptions = {}): Promise<Duplex> {
   return new Promise<Duplex>((resolve, reject) => {
     // Throws `invalid_argument` for a timeout that is not a positive number, which rejects.
     checkTimeout(timeout);
