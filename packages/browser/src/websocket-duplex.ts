@@ -26,7 +26,7 @@ export function webSocketDuplex(ws: WebSocket): Duplex {
   return {
     open(target) {
       sink = target;
-      for (const event of early.splice(0)) deliver(event);
+      early.splice(0).forEach(deliver);
     },
     send(packet) {
       // Browsers drop what is sent on a closing socket without a word; fail the call instead.
