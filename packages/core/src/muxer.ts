@@ -424,9 +424,10 @@ export class Muxer {
       if (flag >= Wire.CANCEL && flag <= Wire.PONG) return;
       frame.timeout = undefined;
     }
-    // A reply whose number is not ours (a bigint, say) matches nothing and is dropped, as in Go.
-    if (flag === Wire.RESPONSE) typeof number === "number" && this.#calls.resolve(number, frame.data);
-    else if (flag === Wire.ERROR) typeof number === "number" && this.#calls.fail(number, remoteError(frame));
+    // A reply whose number is not ours matches nothing and is dropped, as in Go: a bigint one
+    // too, which no number key of the call table equals.
+    if (flag === Wire.RESPONSE) this.#calls.resolve(number as number, frame.data);
+    else if (flag === Wire.ERROR) this.#calls.fail(number as number, remoteError(frame));
     else if (flag === Wire.REQUEST) this.#dispatcher.serve(frame);
     else if (flag === Wire.ONEWAY) this.#dispatcher.deliver(frame);
     else if (flag === Wire.CANCEL) this.#dispatcher.drop(number);
