@@ -537,12 +537,13 @@ function rejected(error: unknown): Promise<never> {
 }
 
 function remoteError(frame: Frame): BimuxError {
-  let { code, message } = { code: "remote", message: text`unreadable error reply` };
+  let reply = { code: "remote", message: text`unreadable error reply` };
   try {
-    ({ code, message } = decodeErrorReply(frame.data));
+    reply = decodeErrorReply(frame.data);
   } catch {
     // Keep the defaults: a reply we cannot read still means the call failed.
   }
+  const { code, message } = reply;
   return new BimuxError(isErrorCode(code) ? code : "remote", message || text`call to route ${frame.route} failed`, { remote: true });
 }
 
