@@ -465,7 +465,7 @@ export class Muxer {
   /** Encodes an outbound frame, refusing what the peer would refuse as too large. */
   #encode(frame: Frame): Uint8Array {
     const duplex = this.#duplex;
-    return this.#checkSize(writeFrame(frame, duplex.allocate ? (duplex as FrameAllocator) : undefined));
+    return this.#checkSize(writeFrame(frame, (duplex.allocate && duplex) as FrameAllocator | undefined));
   }
 
   /** `bytes`, unless larger than the peer accepts: then `too_large`, as the peer would close. */
