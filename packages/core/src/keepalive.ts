@@ -16,9 +16,10 @@ export interface KeepaliveOwner {
  */
 export class Keepalive implements Ticking {
   #heard = true;
-  #probed = false;
+  #probed: boolean | undefined;
   #owner: KeepaliveOwner;
-  timer: unknown;
+  // Set by `join`, which the constructor calls.
+  declare timer: unknown;
 
   /** @param interval milliseconds between checks */
   constructor(interval: number, owner: KeepaliveOwner) {
