@@ -168,8 +168,12 @@ export class Muxer {
     closed(code: number, reason: string, error?: unknown): void {
       // Messages held after a raw read arrived before the close: they go on first.
       this.owner.#releaseAll();
-      const initiator = error === undefined ? "remote" : "local";
-      this.owner.#finish({ code, reason, initiator, error: error === undefined ? error : BimuxError.from(error, "unavailable") });
+      this.owner.#finish({
+        code,
+        reason,
+        initiator: error === undefined ? "remote" : "local",
+        error: error === undefined ? error : BimuxError.from(error, "unavailable"),
+      });
     }
 
     alive(): void {
