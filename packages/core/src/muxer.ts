@@ -209,10 +209,8 @@ export class Muxer {
     /** The peer stopped answering: give up on it now, rather than wait for TCP to notice. */
     lost(): void {
       const muxer = this.owner;
-      const error = new BimuxError("unavailable", text`peer stopped answering keepalive`);
-      muxer.#finish({ code: Close.ABNORMAL, reason: error.rawMessage, initiator: "local", error });
-      if (muxer.#duplex.terminate) muxer.#duplex.terminate();
-      else muxer.#closeDuplex(Close.GOING_AWAY, error.rawMessage);
+      // Dropped where the transport can: a dead peer answers no close handshake.
+      muxer.#fail(Close.ABNORMAL, new BimuxError("unavailable", text`peer stopped answering keepalive`), muxer.#duplex.terminate ? 0 : Close.GOING_AWAY);
     }
   };
 
@@ -478,11 +476,15 @@ export class Muxer {
     return bytes;
   }
 
-  /** The peer broke the protocol: close with `code`, and say why to everyone waiting. */
-  #fail(code: number, error: BimuxError): void {
+  /**
+   * The peer broke the protocol: close with `code`, and say why to everyone waiting.
+   * The peer is told `sent`, the same code unless said otherwise; 0 drops the connection.
+   */
+  #fail(code: number, error: BimuxError, sent = code): void {
     if (!this.#closeInfo) {
       this.#finish({ code, reason: error.rawMessage, initiator: "local", error });
-      this.#closeDuplex(code, error.rawMessage);
+      if (sent) this.#closeDuplex(sent, error.rawMessage);
+      else this.#duplex.terminate!();
     }
   }
 
