@@ -115,7 +115,7 @@ const resolved: Promise<void> = Promise.resolve();
  */
 export class Muxer {
   /** True when the peer negotiated the bimux-ts extensions (cancel, ping, timeouts). */
-  readonly extensions: boolean;
+  declare readonly extensions: boolean; // set by the constructor, with no field definition to ship
   #duplex: Duplex;
   #options: MuxerOptions;
   #calls: CallTable;
