@@ -455,7 +455,8 @@ export class Muxer {
       // backpressure guards against: close rather than buffer without bound.
       if (code === "overloaded") this.#fail(Close.POLICY_VIOLATION, failure);
       // An answer (or error reply) too large to send still owes the caller an answer: a short error.
-      else if (code === "too_large" && !fallback && (frame.flag === Wire.RESPONSE || frame.flag === Wire.ERROR)) {
+      // (What comes here is answers, error replies and control frames, which answer nobody.)
+      else if (code === "too_large" && !fallback && frame.flag < Wire.CANCEL) {
         this.#send({ ...frame, flag: Wire.ERROR, data: encodeErrorReply({ code, message: text`reply: ${rawMessage}` }) }, true);
       }
       // A transport that refuses to send is closing: the close will tell everyone
