@@ -13,7 +13,7 @@ import { INTERNAL_NAMES } from "../packages/browser/mangle.mjs";
 /** The budget of issue 3 for dial and the muxer it returns, gzipped, as a production bundle has them. */
 const BUDGET = 5 * 1024;
 /** What the default build (full message text) may not grow past: its size on 2026-11-25 rounded up. */
-const CEILING = 5.5 * 1024;
+const CEILING = 5.375 * 1024;
 /** Code that must never reach a page: the generated protobuf types and their runtime. */
 const FORBIDDEN = [/\/src\/gen\//, /@bufbuild\//];
 
