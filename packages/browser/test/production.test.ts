@@ -18,7 +18,7 @@ const { ids } = catalog() as { ids: Map<string, number> };
 function expected(template: string, ...values: unknown[]): string {
   const id = ids.get(template);
   expect(id, `"${template}" is a message in the catalog`).toBeDefined();
-  return `bimux error ${id}${values.length ? ` (${values.join(", ")})` : ""}`;
+  return `bimux error ${id}${values.length ? ` (${values.map((value) => `${value}`).join(", ")})` : ""}`;
 }
 
 describe("the production build", () => {
@@ -50,6 +50,9 @@ describe("the production build", () => {
     expect(badRoute.code).toBe("invalid_argument");
     expect(badRoute.rawMessage).toBe(expected("route must be an int32, got {route}", 1.5));
     expect(badRoute.message).toBe(`[invalid_argument] ${badRoute.rawMessage}`);
+    // Values print as in the text: a missing route says so.
+    const noRoute = await rejection(page.rpc(undefined as unknown as number, bytes("")));
+    expect(noRoute.rawMessage).toBe(`bimux error ${ids.get("route must be an int32, got {route}")} (undefined)`);
 
     const late = await rejection(page.rpc(7, bytes(""), { timeout: 20 }));
     expect(late.code).toBe("timeout");

@@ -4,5 +4,7 @@
  * in the package (docs/errors.md in the repository) gives the text of each id.
  */
 export function text(id: number, ...values: unknown[]): string {
-  return `bimux error ${id}${values.length ? ` (${values.join(", ")})` : ""}`;
+  // Each value as text.ts shows it (a template literal's ToString): join() alone would print
+  // undefined and null as nothing.
+  return `bimux error ${id}${values.length ? ` (${values.map((value) => `${value}`).join(", ")})` : ""}`;
 }
