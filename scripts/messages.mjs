@@ -29,11 +29,15 @@ export function findMessages(source, file) {
       if (inside) throw new Error(`${file}: a text\`…\` inside another one cannot be rewritten; write two messages`);
       const { template } = node;
       const values = [];
-      let shape = ts.isNoSubstitutionTemplateLiteral(template) ? template.text : template.head.text;
+      const parts = ts.isNoSubstitutionTemplateLiteral(template) ? [template.text] : [template.head.text, ...template.templateSpans.map((span) => span.literal.text)];
+      // Braces mark the values in docs/errors.md: in the text itself they would make two messages one.
+      if (parts.some((part) => /[{}]/.test(part))) throw new Error(`${file}: a text\`…\` with { or } in its text: ${node.getText(sf)}`);
+      let shape = parts[0];
       for (const span of ts.isNoSubstitutionTemplateLiteral(template) ? [] : template.templateSpans) {
-        const value = span.expression.getText(sf);
+        // Parenthesised, so that a comma expression stays one value once pasted into text(id, …).
+        const value = `(${span.expression.getText(sf)})`;
         values.push(value);
-        shape += `{${value.replace(/^this\.#?/, "").replace(/^\((.*) as \w+\)/, "$1")}}${span.literal.text}`;
+        shape += `{${span.expression.getText(sf).replace(/^this\.#?/, "").replace(/^\((.*) as \w+\)/, "$1")}}${span.literal.text}`;
       }
       found.push({ start: node.getStart(sf), end: node.end, shape, values });
     }
@@ -69,7 +73,8 @@ export function catalog() {
 
 /** The catalog as the page of docs that production errors point to. */
 export function markdown({ entries }) {
-  const cell = (text) => text.replaceAll("|", "\\|");
+  // One table row each, whatever the text holds: escaped pipes and backquotes, newlines shown as \n.
+  const cell = (text) => text.replaceAll("\\", "\\\\").replaceAll("|", "\\|").replaceAll("`", "\\`").replaceAll("\n", "\\n");
   return [
     "# bimux error messages",
     "",

@@ -8,7 +8,7 @@ import { BimuxError, Muxer as SourceMuxer } from "../src/index.js";
 import { createDuplexPair } from "@bimux/core/testing";
 import { bytes, rejection, text } from "../../../test-support/helpers.js";
 // @ts-expect-error: a plain ES module without types
-import { catalog } from "../../../scripts/messages.mjs";
+import { catalog, findMessages, markdown } from "../../../scripts/messages.mjs";
 
 const built = new URL("../dist/index.production.js", import.meta.url);
 const production = (await import(built.href)) as typeof import("../src/index.js");
@@ -70,5 +70,26 @@ describe("the production build", () => {
     const error = await rejection(server.rpc(9, bytes("")));
     expect([error.code, error.remote]).toEqual(["unimplemented", true]);
     expect(error.rawMessage).toBe(expected("no handler for route {route}", 9));
+  });
+});
+
+describe("the message rewrite (scripts/messages.mjs)", () => {
+  type Found = { shape: string; values: string[] };
+  const find = (source: string) => findMessages(source, "a.ts") as Found[];
+
+  it("keeps each value one value, a comma expression included", () => {
+    expect(find("text`got ${a, b} and ${c}`;")[0]!.values).toEqual(["(a, b)", "(c)"]);
+  });
+
+  it("refuses braces in a message's text, which would make it look like another one", () => {
+    expect(() => find("text`no handler for route {route}`;")).toThrow(/\{ or \}/);
+  });
+
+  it("gives every message one row of docs, whatever its text holds", () => {
+    const [found] = find("text`use \\`send\\` | not\\n${x}`;");
+    const row = markdown({ entries: [{ id: 1, shape: found!.shape, file: "a.ts" }] })
+      .split("\n")
+      .filter((line: string) => line.startsWith("| 1 "));
+    expect(row).toEqual(["| 1 | use \\`send\\` \\| not\\n{x} | `a.ts` |"]);
   });
 });
