@@ -17,6 +17,7 @@ export default defineConfig({
     // Tests run against the sources; the built packages are checked by the e2e and the demo.
     alias: [
       { find: /^@bimux\/core\/testing$/, replacement: src("./packages/core/src/testing.ts") },
+      { find: /^@bimux\/core\/internal$/, replacement: src("./packages/core/src/internal.ts") },
       { find: /^@bimux\/core$/, replacement: src("./packages/core/src/index.ts") },
       { find: /^@bimux\/node$/, replacement: src("./packages/node/src/index.ts") },
       { find: /^@bimux\/browser$/, replacement: src("./packages/browser/src/index.ts") },

@@ -1,4 +1,5 @@
-import { BimuxError, checkTimeout, text, type Duplex } from "@bimux/core";
+import { BimuxError, type Duplex } from "@bimux/core";
+import { checkTimeout, text } from "@bimux/core/internal";
 import { webSocketDuplex } from "./websocket-duplex.js";
 
 /** Options of {@link openWebSocket}. */

@@ -1,4 +1,5 @@
-import { text, type Duplex, type DuplexSink } from "@bimux/core";
+import type { Duplex, DuplexSink } from "@bimux/core";
+import { text } from "@bimux/core/internal";
 
 /**
  * Adapts an open browser `WebSocket` to the core {@link Duplex}: binary messages

@@ -73,6 +73,23 @@ describe("the production build", () => {
   });
 });
 
+describe("the API of every build", () => {
+  // What @bimux/browser exports, and nothing of core's internals (text, checkTimeout).
+  const api =
+    "BimuxError,CloseCode,EXTENSIONS_PROTOCOL,Flag,Muxer,ReconnectingMuxer,decodeErrorReply,decodeFrame," +
+    "dial,dialReconnecting,encodeErrorReply,encodeFrame,isErrorCode,openWebSocket,webSocketDuplex";
+  const builds = {
+    sources: import("../src/index.js"),
+    default: import(new URL("../dist/index.js", import.meta.url).href),
+    production: Promise.resolve(production),
+  };
+  for (const [name, build] of Object.entries(builds)) {
+    it(`is the same in the ${name} build`, async () => {
+      expect(Object.keys(await build).sort().join(",")).toBe(api);
+    });
+  }
+});
+
 describe("the message rewrite (scripts/messages.mjs)", () => {
   type Found = { shape: string; values: string[] };
   const find = (source: string) => findMessages(source, "a.ts") as Found[];

@@ -1,8 +1,4 @@
 export { Muxer } from "./muxer.js";
-/** @internal For @bimux/browser: not part of the API, may change without notice. */
-export { checkTimeout } from "./muxer.js";
-/** @internal For @bimux/browser: not part of the API, may change without notice. */
-export { text } from "./text.js";
 export type { CloseHook, CloseInfo, MuxerOptions, ReadPacketOptions, RpcOptions } from "./muxer.js";
 export type { CallContext, OnewayHandler, RpcHandler, RpcResult } from "./dispatcher.js";
 export { BimuxError, isErrorCode } from "./errors.js";
