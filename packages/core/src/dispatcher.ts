@@ -66,7 +66,8 @@ class InboundCall implements CallContext {
   #controller: AbortController | undefined;
   #deadline: ReturnType<typeof setTimeout> | undefined;
   #answered: boolean | undefined;
-  // When the caller stops waiting, by Date.now(); never if it did not say.
+  // When the caller stops waiting, on the monotonic clock (as the caller's own deadline is,
+  // see timers.ts), so a wall-clock step cannot drop answers; never if it did not say.
   #due: number;
 
   constructor(
@@ -77,28 +78,28 @@ class InboundCall implements CallContext {
     // Beyond what a timer can wait (2^31 - 1 ms, though the wire allows 2^32 - 1): no limit,
     // as the muxer treats its own timeouts.
     if (timeout! > 0x7fffffff) this.timeout = undefined;
-    this.#due = this.timeout ? Date.now() + this.timeout : Infinity;
+    this.#due = this.timeout ? performance.now() + this.timeout : Infinity;
   }
 
   get signal(): AbortSignal {
     if (!this.#controller) {
       this.#controller = new AbortController();
       const expire = () => {
-        // A timer may fire a little before Date.now() reaches the deadline: from here on the
+        // A timer may fire a little before the clock reaches the deadline: from here on the
         // call is past it, whatever the clock says, so the answer the signal stopped is not sent.
         this.#due = 0;
         this.end(new BimuxError("timeout", text`the caller's ${this.timeout} ms passed`));
       };
       if (this.expired) expire();
       // No timer for a call already answered: nobody would clear it.
-      else if (this.timeout && !this.#answered) this.#deadline = setTimeout(expire, this.#due - Date.now());
+      else if (this.timeout && !this.#answered) this.#deadline = setTimeout(expire, this.#due - performance.now());
     }
     return this.#controller.signal;
   }
 
   /** True once the caller's deadline has passed: it has stopped waiting, so no answer is sent. */
   get expired(): boolean {
-    return Date.now() >= this.#due;
+    return performance.now() >= this.#due;
   }
 
   /**

@@ -88,12 +88,12 @@ describe("cancellation and deadlines", () => {
   });
 
   it("once the handler's signal says the deadline passed, no answer is sent, even if the clock lags the timer", async () => {
-    // Timers may fire a millisecond before Date.now() reaches the deadline: the signal then
+    // Timers may fire a millisecond before the clock reaches the deadline: the signal then
     // says "timeout", and an answer sent after it would reach a caller that gave up.
     const { muxer, far, received } = rawPeer({ onRpc: waitsForAbort([]) });
-    const realNow = Date.now.bind(Date);
+    const realNow = performance.now.bind(performance);
     let lag = 0;
-    const clock = vi.spyOn(Date, "now").mockImplementation(() => realNow() - lag);
+    const clock = vi.spyOn(performance, "now").mockImplementation(() => realNow() - lag);
     try {
       far.send(writeFrame({ number: 1, flag: Flag.request, route: 1, data: bytes(""), timeout: 20 }));
       await sleep(5); // the handler has asked for its signal: the deadline's timer is set
@@ -104,6 +104,23 @@ describe("cancellation and deadlines", () => {
     }
     expect(received.map((r) => decodeFrame(r).flag)).not.toContain(Flag.response);
     expect(muxer.servingCalls).toBe(0);
+  });
+
+  it("a wall-clock step forward on the callee does not drop an answer the caller still waits for", async () => {
+    // The caller keeps its deadline on the monotonic clock; so must the callee, or an NTP
+    // step makes it think the caller gave up while the caller still waits.
+    let release!: () => void;
+    const { a } = pair({ keepalive: false }, { keepalive: false, handlers: { 1: () => new Promise<Uint8Array>((r) => (release = () => r(bytes("42")))) } });
+    const call = a.rpc(1, bytes(""), { timeout: 1000 });
+    await sleep(10);
+    const wall = Date.now.bind(Date);
+    const clock = vi.spyOn(Date, "now").mockImplementation(() => wall() + 5000);
+    try {
+      release();
+      expect(text(await call)).toBe("42");
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   it("a handler that looks at its signal after the deadline finds it aborted", async () => {
