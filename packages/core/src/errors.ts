@@ -46,7 +46,9 @@ export interface BimuxErrorOptions {
 
 // Marks every BimuxError, from whichever copy of bimux made it: Node may load the ESM and
 // the CJS build side by side, and a page may have @bimux/core next to @bimux/browser's own.
-const BRAND = Symbol.for("bimux.BimuxError");
+// Typed `symbol`, not `unique symbol`: the getter below then stays out of the declared type, so
+// BimuxError from @bimux/browser's types (which inline core's) still fits @bimux/core's.
+const BRAND: symbol = Symbol.for("bimux.BimuxError");
 
 /**
  * The one error type bimux raises or rejects with. `code` says what happened;
@@ -81,7 +83,7 @@ export class BimuxError extends Error {
   static override [Symbol.hasInstance](value: unknown): boolean {
     try {
       // Subclasses keep the usual test.
-      return this === BimuxError ? (value as { [BRAND]?: unknown } | undefined)?.[BRAND] === true : super[Symbol.hasInstance](value);
+      return this === BimuxError ? (value as Record<symbol, unknown> | undefined)?.[BRAND] === true : super[Symbol.hasInstance](value);
     } catch {
       return false; // a Proxy that throws on every read: whatever it is, not ours
     }

@@ -7,7 +7,6 @@ import {
   writeFrame,
   checkCall,
   EMPTY,
-  utf8Decoder,
   utf8Encoder,
   type Frame,
   type FrameAllocator,
@@ -329,23 +328,26 @@ export class Muxer {
    * instead of to the handlers: use it for a handshake before the muxing starts.
    */
   readPacket({ signal }: ReadPacketOptions = {}): Promise<Uint8Array> {
-    let reader!: RawReader;
-    const read = new Promise<Uint8Array>((resolve, reject) => (reader = { resolve, reject }));
-    const aborted = () => {
-      this.#readers = this.#readers?.filter((r) => r !== reader);
-      reader.reject(new BimuxError("aborted", text`readPacket was aborted`, { cause: signal!.reason }));
-    };
-    if (this.#closeInfo) reader.reject(this.#closedError("readPacket"));
-    else if (signal?.aborted) aborted();
-    else if (this.#held?.length) reader.resolve(this.#held.shift()!);
-    else {
-      (this.#readers ??= []).push(reader);
-      if (signal) {
-        signal.addEventListener("abort", aborted);
-        return read.finally(() => signal.removeEventListener("abort", aborted));
+    return new Promise<Uint8Array>((resolve, reject) => {
+      // The listener goes as the read settles, not a `finally` later: a `finally` would settle
+      // a read with a signal some microtasks after a read without one, out of order.
+      const done = () => signal?.removeEventListener("abort", aborted);
+      const reader: RawReader = {
+        resolve: (packet) => (done(), resolve(packet)),
+        reject: (error) => (done(), reject(error)),
+      };
+      const aborted = () => {
+        this.#readers = this.#readers?.filter((r) => r !== reader);
+        reader.reject(new BimuxError("aborted", text`readPacket was aborted`, { cause: signal!.reason }));
+      };
+      if (this.#closeInfo) reader.reject(this.#closedError("readPacket"));
+      else if (signal?.aborted) aborted();
+      else if (this.#held?.length) reader.resolve(this.#held.shift()!);
+      else {
+        (this.#readers ??= []).push(reader);
+        signal?.addEventListener("abort", aborted);
       }
-    }
-    return read;
+    });
   }
 
   /** Ends a hold: what it kept goes on in order, to reads that wait or else to the handlers. */
@@ -557,8 +559,12 @@ function remoteError(frame: Frame): BimuxError {
 /** RFC 6455 allows 123 bytes of close reason: a longer one is cut at a character boundary, with "…". */
 function closeReason(reason: string): string {
   const bytes = utf8Encoder.encode(reason);
-  // A cut inside a character decodes to one U+FFFD at the end, which goes with it.
-  return bytes.length > 123 ? `${utf8Decoder.decode(bytes.subarray(0, 120)).replace(/\uFFFD$/, "")}…` : reason;
+  if (bytes.length <= 123) return reason;
+  // The cut goes back to the start of the character it falls in (continuation bytes are 10xxxxxx),
+  // so that a U+FFFD of the reason itself is kept, and a leading U+FEFF too (ignoreBOM).
+  let end = 120;
+  while ((bytes[end]! & 0xc0) === 0x80) end--;
+  return `${new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes.subarray(0, end))}…`;
 }
 
 /** @internal The timeout in ms, `Infinity` for none; throws `invalid_argument` unless positive. */
