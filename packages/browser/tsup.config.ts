@@ -46,7 +46,7 @@ export default defineConfig([
     // Core's types are inlined from its sources: its built d.ts share a chunk file this package does not ship.
     dts: {
       resolve: ["@bimux/core"],
-      compilerOptions: { paths: { "@bimux/core": ["../core/src/index.ts"], "@bimux/core/internal": ["../core/src/internal.ts"] } },
+      compilerOptions: { stripInternal: true, paths: { "@bimux/core": ["../core/src/index.ts"], "@bimux/core/internal": ["../core/src/internal.ts"] } },
     },
     esbuildPlugins: [coreFromSources(false)],
     // Three builds run at once: this one's clean must spare the others' output.

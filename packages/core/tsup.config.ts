@@ -18,7 +18,7 @@ const browserTimers = {
 };
 
 export default defineConfig([
-  { ...shared, entry: ["src/index.ts", "src/testing.ts"], dts: true, clean: ["!index.browser.*"] },
+  { ...shared, entry: ["src/index.ts", "src/testing.ts"], dts: { compilerOptions: { stripInternal: true } }, clean: ["!index.browser.*"] },
   // What the `browser` export condition gives bundlers that build for a page.
   { ...shared, format: ["esm"], entry: { "index.browser": "src/index.ts" }, platform: "browser", esbuildPlugins: [browserTimers] },
 ]);

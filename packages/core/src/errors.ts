@@ -46,9 +46,10 @@ export interface BimuxErrorOptions {
 
 // Marks every BimuxError, from whichever copy of bimux made it: Node may load the ESM and
 // the CJS build side by side, and a page may have @bimux/core next to @bimux/browser's own.
-// Typed `symbol`, not `unique symbol`: the getter below then stays out of the declared type, so
-// BimuxError from @bimux/browser's types (which inline core's) still fits @bimux/core's.
-const BRAND: symbol = Symbol.for("bimux.BimuxError");
+// Its getter below is @internal and stripped from the published types (stripInternal in the
+// tsup configs): BimuxError from @bimux/browser's types (which inline core's) still fits
+// @bimux/core's, and the declared type has no symbol index signature.
+const BRAND = Symbol.for("bimux.BimuxError");
 
 /**
  * The one error type bimux raises or rejects with. `code` says what happened;
@@ -83,7 +84,7 @@ export class BimuxError extends Error {
   static override [Symbol.hasInstance](value: unknown): boolean {
     try {
       // Subclasses keep the usual test.
-      return this === BimuxError ? (value as Record<symbol, unknown> | undefined)?.[BRAND] === true : super[Symbol.hasInstance](value);
+      return this === BimuxError ? (value as { [BRAND]?: unknown } | undefined)?.[BRAND] === true : super[Symbol.hasInstance](value);
     } catch {
       return false; // a Proxy that throws on every read: whatever it is, not ours
     }

@@ -1,0 +1,53 @@
+// The published d.ts of @bimux/core and @bimux/browser, as an application's TypeScript sees
+// them with skipLibCheck off. Run after `pnpm run build`, as the test command does.
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import ts from "typescript";
+import { describe, expect, it } from "vitest";
+
+const packages = fileURLToPath(new URL("../../", import.meta.url));
+
+function diagnostics(source: string): string[] {
+  const dir = mkdtempSync(join(tmpdir(), "bimux-consumer-"));
+  mkdirSync(join(dir, "node_modules/@bimux"), { recursive: true });
+  for (const name of ["core", "browser"]) symlinkSync(join(packages, name), join(dir, "node_modules/@bimux", name));
+  writeFileSync(join(dir, "package.json"), '{ "type": "module" }');
+  writeFileSync(join(dir, "app.ts"), source);
+  const program = ts.createProgram([join(dir, "app.ts")], {
+    strict: true, noEmit: true, skipLibCheck: false, target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, lib: ["lib.es2022.d.ts", "lib.dom.d.ts"], types: [],
+  });
+  try {
+    return ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("BimuxError's published type", () => {
+  it("lets an application's subclass have a symbol-keyed member", () => {
+    expect(diagnostics(`
+      import { BimuxError } from "@bimux/core";
+      export class AppError extends BimuxError {
+        get [Symbol.toStringTag](): string { return "AppError"; }
+      }`)).toEqual([]);
+  });
+
+  it("has no symbol index signature: an Error with the same fields still fits it", () => {
+    expect(diagnostics(`
+      import { BimuxError, type ErrorCode } from "@bimux/core";
+      interface Shape extends Error { readonly code: ErrorCode; readonly remote: boolean; readonly rawMessage: string }
+      declare const fake: Shape;
+      export const error: BimuxError = fake;`)).toEqual([]);
+  });
+
+  it("core's and the browser's BimuxError still fit each other", () => {
+    expect(diagnostics(`
+      import { BimuxError as CoreError } from "@bimux/core";
+      import { BimuxError as PageError } from "@bimux/browser";
+      export const a: CoreError = new PageError("timeout", "x");
+      export const b: PageError = new CoreError("timeout", "x");`)).toEqual([]);
+  });
+});
