@@ -160,7 +160,7 @@ export class Dispatcher {
     const call = new InboundCall(number, route, frame.timeout);
     // A peer that reuses a number still in flight (it must not) gets one answer on it:
     // the earlier call is aborted, unanswered, however the new one is answered.
-    this.drop(number, text`the caller reused its number`);
+    this.drop(number, true);
     let result: RpcResult | Promise<RpcResult>;
     try {
       // A call refused is answered as one whose handler threw.
@@ -216,12 +216,16 @@ export class Dispatcher {
     this.#host.reply({ number, flag: Wire.ERROR, route, data: encodeErrorReply({ code, message }) });
   }
 
-  /** The caller gave up on call `number`: abort its handler's signal, and send no answer. */
-  drop(number: WireNumber, why = text`the caller cancelled`): void {
+  /**
+   * The caller gave up on call `number`, or `reused` its number for a new call: abort its
+   * handler's signal, and send no answer. The reason is only made when there is such a call:
+   * every request checks for one.
+   */
+  drop(number: WireNumber, reused?: boolean): void {
     const call = this.#inFlight?.get(number);
     if (call) {
       this.#inFlight!.delete(number);
-      call.end(new BimuxError("aborted", why));
+      call.end(new BimuxError("aborted", reused ? text`the caller reused its number` : text`the caller cancelled`));
     }
   }
 

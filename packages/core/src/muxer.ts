@@ -403,9 +403,9 @@ export class Muxer {
         ? this.#fail(Close.UNSUPPORTED_DATA, new BimuxError("protocol", text`text message; bimux speaks binary`))
         : this.#fail(Close.MESSAGE_TOO_BIG, new BimuxError("too_large", text`received ${data.length} bytes; the limit is ${this.#maxSize}`));
     }
-    // Raw reads: see readPacket. Held messages wait their turn, in order.
+    // Raw reads (see readPacket). While a hold lasts, a read already waiting comes first;
+    // else the message waits its turn, in order.
     const reader = this.#readers?.shift();
-    // While a hold lasts, a read already waiting comes first; else the message waits its turn.
     if (this.#held) return void (reader ? reader.resolve(data) : this.#held.push(data));
     if (reader) {
       // What arrives next is held back until the next macrotask rather than dispatched: the
