@@ -148,12 +148,13 @@ export class ReconnectingMuxer {
     // What the muxer would refuse at once is refused at once here too, not after a wait.
     checkCall(route, data);
     if (options.signal?.aborted) throw new BimuxError("aborted", text`rpc to route ${route} was aborted`, { cause: options.signal.reason });
-    const started = Date.now();
+    // Elapsed time on the monotonic clock, as every deadline in core: a wall-clock step changes nothing.
+    const started = performance.now();
     // One budget for the wait and the call: the call's own timeout, or the muxer's default.
     const timeout = checkTimeout(options.timeout ?? this.options.timeout ?? 30_000);
     const muxer = await this.whenConnected({ ...options, timeout }, `rpc to route ${route}`);
     if (timeout === Infinity) return muxer.rpc(route, data, options);
-    const left = timeout - (Date.now() - started);
+    const left = timeout - (performance.now() - started);
     if (left <= 0) throw new BimuxError("timeout", text`rpc to route ${route} timed out after ${timeout} ms waiting to reconnect`);
     return muxer.rpc(route, data, { ...options, timeout: left });
   }
@@ -223,7 +224,7 @@ export class ReconnectingMuxer {
         duplex.close(1000, "");
         return;
       }
-      const opened = Date.now();
+      const opened = performance.now();
       let muxer: Muxer;
       try {
         muxer = this.open(duplex);
@@ -236,9 +237,10 @@ export class ReconnectingMuxer {
       const info = await muxer.wait();
       this.current = undefined;
       if (this.finalInfo) return;
-      if (Date.now() - opened < STABLE_MS) {
+      const lasted = Math.round(performance.now() - opened);
+      if (lasted < STABLE_MS) {
         // Accepted, then dropped at once: as good as refused, or a kicking server is hammered.
-        if (!(await failed(new BimuxError("unavailable", text`connection closed ${Date.now() - opened} ms after opening (${info.code})`)))) return;
+        if (!(await failed(new BimuxError("unavailable", text`connection closed ${lasted} ms after opening (${info.code})`)))) return;
         continue;
       }
       failures = 0;

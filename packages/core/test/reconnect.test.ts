@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { BimuxError, Muxer, ReconnectingMuxer, type ConnectionState, type ReconnectingMuxerOptions } from "../src/index.js";
 import { createDuplexPair, type MemoryDuplex } from "../src/testing.js";
 import { bytes, rejection, sleep, text, until } from "../../../test-support/helpers.js";
@@ -84,6 +84,26 @@ describe("ReconnectingMuxer", () => {
     expect((await rejection(c.rpc(1, bytes("")))).code).toBe("unavailable");
     expect((await rejection(c.send(1, bytes("")))).code).toBe("unavailable");
     c.close();
+  });
+
+  it("a call waiting to reconnect keeps its budget when the wall clock steps forward", async () => {
+    const server = fakeServer();
+    const { c } = client(server, { queueLimit: 1 });
+    await c.ready();
+    server.up = false;
+    server.wires[0]!.drop();
+    await until(() => c.state === "connecting");
+    const call = c.rpc(1, bytes("one"), { timeout: 2000 });
+    await sleep(10);
+    const wall = Date.now.bind(Date);
+    const clock = vi.spyOn(Date, "now").mockImplementation(() => wall() + 60_000); // an NTP step
+    try {
+      server.up = true;
+      expect(text(await call)).toBe("server got one");
+    } finally {
+      clock.mockRestore();
+      c.close();
+    }
   });
 
   it("queues calls made while down, up to the limit, and sends them once back", async () => {
