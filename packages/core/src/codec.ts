@@ -134,8 +134,7 @@ export interface ErrorReply {
 
 /** @internal */
 export const utf8Encoder = new TextEncoder();
-/** @internal */
-export const utf8Decoder = new TextDecoder();
+const utf8Decoder = new TextDecoder();
 
 /** Encodes an {@link ErrorReply} as protobuf (`code = 1`, `message = 2`). */
 export function encodeErrorReply(reply: ErrorReply): Uint8Array {
