@@ -14,6 +14,15 @@ import { text } from "./text.js";
  * - `too_large`: a message exceeded the size limit.
  * - `unavailable`: the connection could not be established, or the peer stopped answering.
  * - `internal`: a bug or an unexpected failure inside bimux or a handler's reply.
+ *
+ * The familiar RPC codes (as in gRPC and Connect), for handlers to throw and callers to
+ * switch on; bimux itself raises `unauthenticated` and `permission_denied` for refused upgrades:
+ * - `not_found`, `already_exists`: the entity asked for is missing, or already there.
+ * - `permission_denied`: the caller may not do this; `unauthenticated`: the caller is not known.
+ * - `failed_precondition`: the system is not in the state the call needs.
+ * - `resource_exhausted`: a quota or resource ran out.
+ * - `out_of_range`: a value is past the valid range.
+ * - `data_loss`: unrecoverable loss or corruption of data.
  */
 export type ErrorCode =
   | "timeout"
@@ -26,10 +35,20 @@ export type ErrorCode =
   | "overloaded"
   | "too_large"
   | "unavailable"
-  | "internal";
+  | "internal"
+  | "not_found"
+  | "already_exists"
+  | "permission_denied"
+  | "unauthenticated"
+  | "failed_precondition"
+  | "resource_exhausted"
+  | "out_of_range"
+  | "data_loss";
 
 const codes: readonly string[] =
-  "timeout closed aborted remote unimplemented protocol invalid_argument overloaded too_large unavailable internal".split(" ");
+    "timeout closed aborted remote unimplemented protocol invalid_argument overloaded too_large unavailable internal not_found already_exists permission_denied unauthenticated failed_precondition resource_exhausted out_of_range data_loss".split(
+    " ",
+  );
 
 /** True when `code` is one of the {@link ErrorCode} values. */
 export function isErrorCode(code: string): code is ErrorCode {
