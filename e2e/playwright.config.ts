@@ -33,6 +33,6 @@ export default defineConfig<Fixtures>({
   // Every spec runs on both builds a page can load.
   projects: [
     { name: "script tag (IIFE)", use: { build: "script" } },
-    { name: "production ESM", use: { build: "production" } },
+    { name: "bundled ESM", use: { build: "bundle" } },
   ],
 });

@@ -1,6 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { BimuxError, openWebSocket } from "../src/index.js";
+import { openWebSocket as open, type WebSocketTransport } from "@bimux/core/transport";
+import { BimuxError } from "../src/index.js";
 import { FakeWebSocket } from "./fake-websocket.js";
+
+// The shared dial's opening of one socket (core's transport/dial.ts) over the page's WebSocket, as @bimux/browser's dial uses it.
+const transport: WebSocketTransport<WebSocket> = { create: (url, protocols) => new WebSocket(url, protocols) };
+const openWebSocket = (url: string, { protocols = [], signal, timeout }: { protocols?: string[]; signal?: AbortSignal; timeout?: number } = {}) =>
+  open(url, protocols, { handshakeTimeout: timeout, signal }, transport);
 
 beforeEach(() => {
   FakeWebSocket.reset();
@@ -58,7 +64,7 @@ describe("openWebSocket", () => {
     await vi.advanceTimersByTimeAsync(1);
     const error = await settled;
     expect(error.code).toBe("unavailable");
-    expect(error.rawMessage).toContain("timed out after 500 ms");
+    expect(error.rawMessage).toContain("no answer to the handshake within 500 ms");
     expect(FakeWebSocket.only().closedWith).toBeDefined();
   });
 

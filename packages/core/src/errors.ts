@@ -1,4 +1,4 @@
-import { text } from "./text.js";
+import { Close } from "./wire/close-codes.js";
 
 /**
  * What went wrong, as a stable string. Switch on `BimuxError.code`, not on the message.
@@ -61,52 +61,31 @@ export interface BimuxErrorOptions {
   cause?: unknown;
   /** True when the error was reported by the peer rather than raised locally. */
   remote?: boolean;
+  /** The HTTP status of a refused upgrade. */
+  status?: number;
 }
-
-// Marks every BimuxError, from whichever copy of bimux made it: Node may load the ESM and
-// the CJS build side by side, and a page may have @bimux/core next to @bimux/browser's own.
-// Its getter below is @internal and stripped from the published types (stripInternal in the
-// tsup configs): BimuxError from @bimux/browser's types (which inline core's) still fits
-// @bimux/core's, and the declared type has no symbol index signature.
-const BRAND = Symbol.for("bimux.BimuxError");
 
 /**
  * The one error type bimux raises or rejects with. `code` says what happened;
  * `remote` says whether the peer reported it.
  */
 export class BimuxError extends Error {
-  // Declared, not defined: the constructor makes them, with no field definitions to ship first.
   /** What went wrong. */
-  declare readonly code: ErrorCode;
+  readonly code: ErrorCode;
   /** True when the peer sent this error in an error reply. */
-  declare readonly remote: boolean;
+  readonly remote: boolean;
   /** The message without the `[code]` prefix. */
-  declare readonly rawMessage: string;
+  readonly rawMessage: string;
+  /** The HTTP status of a refused WebSocket upgrade (401, 403, 503…), when that is what failed. */
+  readonly status: number | undefined;
 
   constructor(code: ErrorCode, message: string, options: BimuxErrorOptions = {}) {
     super(`[${code}] ${message}`, options);
     this.code = code;
     this.remote = !!options.remote;
     this.rawMessage = message;
+    this.status = options.status;
     this.name = "BimuxError";
-  }
-
-  /** @internal */
-  get [BRAND](): boolean {
-    return true;
-  }
-
-  /**
-   * `error instanceof BimuxError` holds for a BimuxError made by any copy of bimux in the
-   * process or page, so that its code is never lost between two builds of the package.
-   */
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    try {
-      // Subclasses keep the usual test.
-      return this === BimuxError ? (value as { [BRAND]?: unknown } | undefined)?.[BRAND] === true : super[Symbol.hasInstance](value);
-    } catch {
-      return false; // a Proxy that throws on every read: whatever it is, not ours
-    }
   }
 
   /** Wraps anything thrown into a BimuxError with `code`, keeping BimuxErrors as they are. */
@@ -120,6 +99,35 @@ function describe(reason: unknown): string {
   try {
     return String(reason instanceof Error ? reason.message : reason);
   } catch {
-    return text`a thrown value that cannot be printed`;
+    return `a thrown value that cannot be printed`;
   }
+}
+
+/**
+ * The error a refused WebSocket upgrade becomes: 401 `unauthenticated`, 403
+ * `permission_denied`, 409 `already_exists` (the peer's id is taken), anything else
+ * `unavailable`. It carries the HTTP `status` and the server's message.
+ */
+export function upgradeRefused(url: string, status: number, message = ""): BimuxError {
+  const code: ErrorCode = status === 401 ? "unauthenticated" : status === 403 ? "permission_denied" : status === 409 ? "already_exists" : "unavailable";
+  return new BimuxError(code, `${url} refused the upgrade: ${status}${message ? ` ${message}` : ""}`, { status });
+}
+
+/**
+ * The WebSocket close code for a connection that ends because of `code` (RFC 6455 §7.4.1):
+ * what a peer that broke the protocol, sent too much, or would not read is told. A text
+ * message, the one `protocol` violation with a code of its own, closes with 1003 instead.
+ */
+export function closeCodeFor(code: ErrorCode): number {
+  return code === "protocol"
+    ? Close.PROTOCOL_ERROR
+    : code === "too_large"
+      ? Close.MESSAGE_TOO_BIG
+      : code === "overloaded"
+        ? Close.POLICY_VIOLATION
+        : code === "unavailable"
+          ? Close.ABNORMAL
+          : code === "internal"
+            ? Close.INTERNAL_ERROR
+            : Close.NORMAL;
 }

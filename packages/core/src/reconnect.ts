@@ -1,12 +1,9 @@
-import type { OnewayHandler, RpcHandler } from "./dispatcher.js";
-import type { Duplex } from "./duplex.js";
-import { checkCall, checkRoute } from "./codec.js";
+import { DEFAULTS, checkTimeout } from "./defaults.js";
 import { BimuxError } from "./errors.js";
-import { text } from "./text.js";
-import { Muxer, checkTimeout, type CloseInfo, type MuxerOptions, type RpcOptions } from "./muxer.js";
-
-/** How long a connection must last to count as a success (see {@link ReconnectOptions.maxAttempts}). */
-const STABLE_MS = 5000;
+import type { OnewayHandler, RpcHandler } from "./muxer/dispatcher.js";
+import { Muxer, type CloseInfo, type MuxerOptions, type RpcOptions } from "./muxer/muxer.js";
+import type { Duplex } from "./transport/duplex.js";
+import { checkCall, checkRoute } from "./wire/codec.js";
 
 /** Where a {@link ReconnectingMuxer} stands. */
 export type ConnectionState = "connecting" | "open" | "closed";
@@ -33,6 +30,18 @@ export interface ReconnectOptions {
    * a call made while disconnected fails at once with `unavailable`.
    */
   queueLimit?: number;
+  /**
+   * Whether to try again after a connection attempt failed with `error`. Default: yes,
+   * unless the server refused the upgrade with 401 (`unauthenticated`) or 403
+   * (`permission_denied`): those would be refused again, so the client closes for good,
+   * and its `ready()`, its waiting calls and its `wait()` settle with that error.
+   */
+  shouldRetry?: (error: BimuxError) => boolean;
+}
+
+/** The default {@link ReconnectOptions.shouldRetry}: every failure but a refusal of who the client is. */
+function retryable(error: BimuxError): boolean {
+  return error.code !== "unauthenticated" && error.code !== "permission_denied";
 }
 
 /** Options of a {@link ReconnectingMuxer}: the muxer's hooks, kept across reconnects, and the retry policy. */
@@ -41,8 +50,11 @@ export interface ReconnectingMuxerOptions extends Omit<MuxerOptions, "onIdChange
   onStateChange?: (state: ConnectionState, client: ReconnectingMuxer) => void;
 }
 
-/** Opens a new connection; rejects if it cannot. Must give up when `signal` aborts. */
-export type Connect = (signal: AbortSignal) => Promise<Duplex>;
+/**
+ * Opens a new connection; rejects if it cannot. Must give up when `signal` aborts.
+ * `attempt` counts the attempts from 0, for a connector that turns to another server.
+ */
+export type Connect = (signal: AbortSignal, attempt: number) => Promise<Duplex>;
 
 interface WaitingCall {
   resolve(muxer: Muxer): void;
@@ -68,6 +80,7 @@ export class ReconnectingMuxer {
   private currentState: ConnectionState = "connecting";
   private currentId: string;
   private finalInfo: CloseInfo | undefined;
+  private finalError: BimuxError | undefined;
   private readyWaiters: Array<{ resolve(): void; reject(error: BimuxError): void }> = [];
   private wake: (() => void) | undefined;
 
@@ -78,7 +91,7 @@ export class ReconnectingMuxer {
    * @param what names the attempt in the `aborted` error, such as `dial ws://…`.
    */
   static async start(connect: Connect, options: ReconnectingMuxerOptions = {}, signal?: AbortSignal, what = "connecting"): Promise<ReconnectingMuxer> {
-    const aborted = () => new BimuxError("aborted", text`${what} was aborted`, { cause: signal?.reason });
+    const aborted = () => new BimuxError("aborted", `${what} was aborted`, { cause: signal?.reason });
     if (signal?.aborted) throw aborted();
     const client = new ReconnectingMuxer(connect, options);
     const onAbort = () => client.close(1000, "dial aborted");
@@ -147,15 +160,15 @@ export class ReconnectingMuxer {
     if (this.current) return this.current.rpc(route, data, options);
     // What the muxer would refuse at once is refused at once here too, not after a wait.
     checkCall(route, data);
-    if (options.signal?.aborted) throw new BimuxError("aborted", text`rpc to route ${route} was aborted`, { cause: options.signal.reason });
+    if (options.signal?.aborted) throw new BimuxError("aborted", `rpc to route ${route} was aborted`, { cause: options.signal.reason });
     // Elapsed time on the monotonic clock, as every deadline in core: a wall-clock step changes nothing.
     const started = performance.now();
     // One budget for the wait and the call: the call's own timeout, or the muxer's default.
-    const timeout = checkTimeout(options.timeout ?? this.options.timeout ?? 30_000);
+    const timeout = checkTimeout(options.timeout ?? this.options.timeout ?? DEFAULTS.timeout);
     const muxer = await this.whenConnected({ ...options, timeout }, `rpc to route ${route}`);
     if (timeout === Infinity) return muxer.rpc(route, data, options);
     const left = timeout - (performance.now() - started);
-    if (left <= 0) throw new BimuxError("timeout", text`rpc to route ${route} timed out after ${timeout} ms waiting to reconnect`);
+    if (left <= 0) throw new BimuxError("timeout", `rpc to route ${route} timed out after ${timeout} ms waiting to reconnect`);
     return muxer.rpc(route, data, { ...options, timeout: left });
   }
 
@@ -200,12 +213,19 @@ export class ReconnectingMuxer {
 
   private async run(): Promise<void> {
     let failures = 0;
+    let attempt = 0;
+    const { maxAttempts = Infinity, shouldRetry = retryable } = this.options;
     // After a failed attempt: give up at the limit, else back off. False once it gave up.
     const failed = async (error: unknown): Promise<boolean> => {
       failures++;
-      if (failures >= (this.options.maxAttempts ?? Infinity)) {
-        const cause = BimuxError.from(error, "unavailable");
-        this.end({ code: 1006, reason: text`gave up after ${failures} attempts: ${cause.rawMessage}`, initiator: "local", error: cause });
+      const cause = BimuxError.from(error, "unavailable");
+      if (!shouldRetry(cause)) {
+        // Refused for who it is: the reason itself is what every waiter is told.
+        this.end({ code: 1006, reason: cause.rawMessage, initiator: "local", error: cause }, cause);
+        return false;
+      }
+      if (failures >= maxAttempts) {
+        this.end({ code: 1006, reason: `gave up after ${failures} attempts: ${cause.rawMessage}`, initiator: "local", error: cause });
         return false;
       }
       await this.sleep(this.delay(failures));
@@ -215,7 +235,7 @@ export class ReconnectingMuxer {
       this.setState("connecting");
       let duplex: Duplex;
       try {
-        duplex = await this.connect(this.stop.signal);
+        duplex = await this.connect(this.stop.signal, attempt++);
       } catch (error) {
         if (this.finalInfo || !(await failed(error))) return;
         continue;
@@ -231,16 +251,16 @@ export class ReconnectingMuxer {
       } catch (error) {
         // Options the muxer refuses (a route that is not an int32…) would fail every time.
         duplex.close(1000, "");
-        this.end({ code: 1000, reason: text`invalid options`, initiator: "local", error: BimuxError.from(error) });
+        this.end({ code: 1000, reason: `invalid options`, initiator: "local", error: BimuxError.from(error) });
         return;
       }
       const info = await muxer.wait();
       this.current = undefined;
       if (this.finalInfo) return;
       const lasted = Math.round(performance.now() - opened);
-      if (lasted < STABLE_MS) {
+      if (lasted < DEFAULTS.stableAfter) {
         // Accepted, then dropped at once: as good as refused, or a kicking server is hammered.
-        if (!(await failed(new BimuxError("unavailable", text`connection closed ${lasted} ms after opening (${info.code})`)))) return;
+        if (!(await failed(new BimuxError("unavailable", `connection closed ${lasted} ms after opening (${info.code})`)))) return;
         continue;
       }
       failures = 0;
@@ -283,14 +303,14 @@ export class ReconnectingMuxer {
         new BimuxError(
           "unavailable",
           limit
-            ? text`${what}: not connected (${this.currentState}), and ${limit} calls already wait`
-            : text`${what}: not connected (${this.currentState})`,
+            ? `${what}: not connected (${this.currentState}), and ${limit} calls already wait`
+            : `${what}: not connected (${this.currentState})`,
         ),
       );
     }
     return new Promise<Muxer>((resolve, reject) => {
       const { signal } = options;
-      const timeout = checkTimeout(options.timeout ?? this.options.timeout ?? 30_000);
+      const timeout = checkTimeout(options.timeout ?? this.options.timeout ?? DEFAULTS.timeout);
       let timer: ReturnType<typeof setTimeout> | undefined;
       const call: WaitingCall = {
         resolve: (muxer) => {
@@ -307,7 +327,7 @@ export class ReconnectingMuxer {
         if (index >= 0) this.waiting.splice(index, 1);
         call.reject(error);
       };
-      const onAbort = () => leave(new BimuxError("aborted", text`${what} was aborted while waiting to reconnect`, { cause: signal?.reason }));
+      const onAbort = () => leave(new BimuxError("aborted", `${what} was aborted while waiting to reconnect`, { cause: signal?.reason }));
       const cleanup = () => {
         if (timer !== undefined) clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
@@ -315,14 +335,14 @@ export class ReconnectingMuxer {
       if (signal?.aborted) return onAbort();
       signal?.addEventListener("abort", onAbort, { once: true });
       if (timeout !== Infinity) {
-        timer = setTimeout(() => leave(new BimuxError("timeout", text`${what} timed out after ${timeout} ms waiting to reconnect`)), timeout);
+        timer = setTimeout(() => leave(new BimuxError("timeout", `${what} timed out after ${timeout} ms waiting to reconnect`)), timeout);
       }
       this.waiting.push(call);
     });
   }
 
   private delay(failures: number): number {
-    const { initialDelay = 250, maxDelay = 30_000, factor = 2, jitter = 0.5 } = this.options;
+    const { initialDelay = DEFAULTS.initialDelay, maxDelay = DEFAULTS.maxDelay, factor = DEFAULTS.factor, jitter = DEFAULTS.jitter } = this.options;
     const base = Math.min(maxDelay, initialDelay * factor ** Math.max(0, failures - 1));
     return base * (1 - jitter * Math.random());
   }
@@ -349,19 +369,20 @@ export class ReconnectingMuxer {
     }
   }
 
-  private end(info: CloseInfo): void {
+  /** Closes the client for good; everyone waiting is told `error`, or that it closed. */
+  private end(info: CloseInfo, error = this.closedError(info)): void {
     this.finalInfo = info;
-    this.stop.abort(new BimuxError("closed", text`client closed`));
+    this.finalError = error;
+    this.stop.abort(new BimuxError("closed", `client closed`));
     this.wake?.();
     this.setState("closed");
-    const error = this.closedError();
     for (const call of this.waiting.splice(0)) call.reject(error);
     for (const waiter of this.readyWaiters.splice(0)) waiter.reject(error);
     this.endWith(info);
   }
 
-  private closedError(): BimuxError {
-    const info = this.finalInfo;
-    return new BimuxError("closed", info?.reason ? text`client closed: ${info.reason}` : text`client closed`, { cause: info?.error });
+  private closedError(info = this.finalInfo): BimuxError {
+    if (info === this.finalInfo && this.finalError) return this.finalError;
+    return new BimuxError("closed", info?.reason ? `client closed: ${info.reason}` : `client closed`, { cause: info?.error });
   }
 }

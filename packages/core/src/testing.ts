@@ -1,4 +1,4 @@
-import type { Duplex, DuplexSink } from "./duplex.js";
+import type { Duplex, DuplexSink } from "./transport/duplex.js";
 
 /** One end of an in-memory pair, with a way to cut the wire for failure tests. */
 export interface MemoryDuplex extends Duplex {

@@ -2,7 +2,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { BimuxError } from "../src/errors.js";
-import { decodeErrorReply, decodeFrame, encodeErrorReply, encodeFrame, type Frame } from "../src/codec.js";
+import { decodeErrorReply, decodeFrame, encodeErrorReply, encodeFrame, type Frame } from "../src/wire/codec.js";
 import { ErrorReplySchema, MessageSchema } from "../src/gen/bimux/v1/message_pb.js";
 
 const MAX_U64 = 0xffffffffffffffffn;

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { decodeFrame, encodeFrame, type Frame } from "../src/codec.js";
+import { decodeFrame, encodeFrame, type Frame } from "../src/wire/codec.js";
 import { MessageSchema } from "../src/gen/bimux/v1/message_pb.js";
 
 interface Vector {

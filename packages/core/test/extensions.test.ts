@@ -11,7 +11,7 @@ import {
   type MuxerOptions,
 } from "../src/index.js";
 import { createDuplexPair } from "../src/testing.js";
-import { writeFrame, type Frame } from "../src/codec.js";
+import { writeFrame, type Frame } from "../src/wire/codec.js";
 import { bytes, rejection, sleep, text } from "../../../test-support/helpers.js";
 
 function pair(a: MuxerOptions = {}, b: MuxerOptions = {}, protocol = EXTENSIONS_PROTOCOL) {
@@ -132,7 +132,7 @@ describe("cancellation and deadlines", () => {
         return bytes("late");
       },
     });
-    const { encodeFrame } = await import("../src/codec.js");
+    const { encodeFrame } = await import("../src/wire/codec.js");
     far.send(encodeFrame({ number: 1, flag: Flag.request, route: 1, data: bytes(""), timeout: 10 }));
     await sleep(60);
     expect(aborted).toBe(true);
@@ -148,7 +148,7 @@ describe("cancellation and deadlines", () => {
         return bytes("late");
       },
     });
-    const { encodeFrame } = await import("../src/codec.js");
+    const { encodeFrame } = await import("../src/wire/codec.js");
     far.send(encodeFrame({ number: 1, flag: Flag.request, route: 1, data: bytes("") }));
     far.send(encodeFrame({ number: 2, flag: Flag.request, route: 1, data: bytes("") }));
     far.send(encodeFrame({ number: 1, flag: Flag.cancel, route: 0, data: bytes("") }));
@@ -169,7 +169,7 @@ describe("cancellation and deadlines", () => {
         return bytes("late");
       },
     });
-    const { encodeFrame } = await import("../src/codec.js");
+    const { encodeFrame } = await import("../src/wire/codec.js");
     far.send(encodeFrame({ number: 1, flag: Flag.request, route: 1, data: bytes("") }));
     await sleep(10);
     expect(reason).toBe("closed");
@@ -313,7 +313,7 @@ describe("backpressure", () => {
     duplex.open = (s) => void (sink.current = s);
     const muxer = new Muxer(duplex, { highWaterMark: 0, maxQueuedBytes: 100, onRpc: () => new Uint8Array(40), keepalive: false });
     duplex.buffered = 101; // the answers it did not read
-    const { encodeFrame } = await import("../src/codec.js");
+    const { encodeFrame } = await import("../src/wire/codec.js");
     for (let i = 1; i <= 5; i++) sink.current!.message(encodeFrame({ number: i, flag: Flag.request, route: 1, data: bytes("") }));
     const info = await muxer.wait();
     expect([info.code, info.error?.code]).toEqual([1008, "overloaded"]);

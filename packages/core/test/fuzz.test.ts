@@ -11,9 +11,10 @@ import { fromBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BimuxError } from "../src/errors.js";
-import { EXTENSIONS_PROTOCOL } from "../src/extensions.js";
-import { Flag, decodeFrame, encodeFrame, type Frame } from "../src/codec.js";
-import { Muxer, type MuxerOptions } from "../src/muxer.js";
+import { EXTENSIONS_PROTOCOL } from "../src/negotiation.js";
+import { decodeFrame, encodeFrame, type Frame } from "../src/wire/codec.js";
+import { Flag } from "../src/wire/flags.js";
+import { Muxer, type MuxerOptions } from "../src/muxer/muxer.js";
 import { MessageSchema } from "../src/gen/bimux/v1/message_pb.js";
 import { createDuplexPair } from "../src/testing.js";
 import {

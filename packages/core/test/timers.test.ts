@@ -1,12 +1,8 @@
 import { describe, expect, it, vi } from "vitest";
-import * as server from "../src/timers.js";
-import * as browser from "../src/timers.browser.js";
+import * as server from "../src/muxer/timers.js";
 import { sleep } from "../../../test-support/helpers.js";
 
-describe.each([
-  ["server (shared wheel)", server],
-  ["browser (timer each)", browser],
-])("timers: %s", (_name, timers) => {
+describe.each([["shared wheel", server]])("timers: %s", (_name, timers) => {
   const deadline = (timeout: number, fired: number[], started: number) => ({
     timeout,
     slot: undefined as unknown,

@@ -1,136 +1,135 @@
+import type { Agent } from "node:http";
+import type { Duplex as NodeStream } from "node:stream";
+import type { Muxer, ReconnectingMuxer } from "@bimux/core";
 import {
-  BimuxError,
+  DEFAULTS,
+  EXTENSIONS_HEADER,
   EXTENSIONS_PROTOCOL,
-  Muxer,
-  ReconnectingMuxer,
-  type Duplex,
-  type MuxerOptions,
-  type ReconnectOptions,
-  type ReconnectingMuxerOptions,
-} from "@bimux/core";
-import type { IncomingMessage } from "node:http";
+  dialReconnectingWith,
+  dialWith,
+  type DialOptions as CoreDialOptions,
+  type DialTarget,
+  type ReconnectingDialOptions as CoreReconnectingDialOptions,
+  type Refusal,
+  type WebSocketTransport,
+} from "@bimux/core/transport";
 import WebSocket from "ws";
-import { EXTENSIONS_HEADER, wsDuplex } from "./ws-duplex.js";
+import { wsDuplex } from "./ws-duplex.js";
 
-/** Options of {@link dial}: the hooks of the muxer, and how to connect. */
-export interface DialOptions extends MuxerOptions {
+/**
+ * How a Node client reaches a server: the TLS and HTTP options of Node's
+ * `https.request`, as `ws` takes them, and headers for the upgrade request.
+ */
+export interface NodeConnectOptions {
   /** Extra headers on the upgrade request (for example `authorization`). */
   headers?: Record<string, string>;
-  /** Give up connecting after this many milliseconds. Default 10 000. */
-  handshakeTimeout?: number;
-  /** Aborting it gives up connecting. */
-  signal?: AbortSignal;
-  /**
-   * Offer the bimux-ts extensions (cancel, keepalive pings, request timeouts), in
-   * an `x-bimux-extensions` header. Default true; a server that does not answer
-   * in kind (the Go original) gets the plain Go protocol, on the same handshake.
-   */
-  extensions?: boolean;
+  /** Certificate authorities to trust, in place of Node's: for a server with a private CA. */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** A client certificate, for servers that ask for one (mutual TLS); with `key`. */
+  cert?: string | Buffer | Array<string | Buffer>;
+  /** The client certificate's private key. */
+  key?: string | Buffer | Array<string | Buffer>;
+  /** The passphrase of `key`. */
+  passphrase?: string;
+  /** Check the server's certificate. Default true; turning it off trusts anyone on the path. */
+  rejectUnauthorized?: boolean;
+  /** The server name for SNI and the certificate check, when the URL's host is not it. */
+  servername?: string;
+  /** The HTTP(S) agent to connect through (a proxy agent, say). */
+  agent?: Agent;
 }
 
-/** Options of a reconnecting {@link dial}: the retry policy and a state hook besides. */
-export interface ReconnectingDialOptions extends DialOptions, Omit<ReconnectingMuxerOptions, keyof MuxerOptions> {
-  /** Dial again whenever the connection drops: `true` for the default policy. */
-  reconnect: true | ReconnectOptions;
+/** Options of {@link dial}: the muxer's hooks and settings, how to connect, and TLS. */
+export interface DialOptions extends CoreDialOptions, NodeConnectOptions {}
+
+/** Options of {@link dialReconnecting}: those of {@link dial}, the retry policy, and a state hook. */
+export interface ReconnectingDialOptions extends CoreReconnectingDialOptions, NodeConnectOptions {}
+
+/** What a client socket learned in its handshake. */
+interface Handshake {
+  /** The server answered the extensions header. */
+  extensions: boolean;
+  /** The connection under the socket, for corking. */
+  stream?: NodeStream;
+  /** The server's answer, when it refused the upgrade. */
+  refused?: Refusal;
+}
+
+const handshakes = new WeakMap<WebSocket, Handshake>();
+
+/** Longest part of a refusal's body kept as its message. */
+const REFUSAL_BODY = 512;
+
+/**
+ * Node's sockets, from `ws`: the extensions offered in a header (see negotiation in
+ * `@bimux/core`), why an upgrade was refused read from the server's answer, and the
+ * open socket adapted by {@link wsDuplex}, the server's adapter, which answers pings,
+ * pools small frames and corks the connection.
+ */
+const transport: WebSocketTransport<WebSocket> = {
+  offersExtensions: true,
+  create(url, protocols, options: DialOptions) {
+    const { headers, extensions = true, maxMessageSize = DEFAULTS.maxMessageSize, ca, cert, key, passphrase, rejectUnauthorized, servername, agent } = options;
+    const ws = new WebSocket(url, protocols, {
+      headers: extensions ? { ...headers, [EXTENSIONS_HEADER]: EXTENSIONS_PROTOCOL } : headers,
+      maxPayload: maxMessageSize,
+      perMessageDeflate: false,
+      ...defined({ ca, cert, key, passphrase, rejectUnauthorized, servername, agent }),
+    });
+    const handshake: Handshake = { extensions: false };
+    handshakes.set(ws, handshake);
+    ws.on("upgrade", (response) => {
+      handshake.extensions = extensions && response.headers[EXTENSIONS_HEADER] === EXTENSIONS_PROTOCOL;
+      handshake.stream = response.socket;
+    });
+    // Listening for it keeps ws from failing at once: the status and the server's reason are read first.
+    ws.on("unexpected-response", (_request, response) => {
+      let body = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => {
+        if (body.length < REFUSAL_BODY) body += chunk;
+      });
+      const end = () => {
+        handshake.refused ??= { status: response.statusCode ?? 0, message: body.slice(0, REFUSAL_BODY).trim() };
+        ws.terminate();
+      };
+      response.on("end", end);
+      response.on("error", end);
+    });
+    return ws;
+  },
+  refusal: (ws) => handshakes.get(ws)?.refused,
+  duplex(ws) {
+    const handshake = handshakes.get(ws);
+    return wsDuplex(ws, handshake?.extensions ? EXTENSIONS_PROTOCOL : ws.protocol, handshake?.stream);
+  },
+};
+
+/** `options` without its undefined entries: `ws` passes them on to Node's TLS, where `undefined` is not "unset" for every option. */
+function defined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
 /**
  * Connects to a bimux server (the Go `WsDial`) and resolves to the muxer once the
  * WebSocket is open. The hooks serve the server's calls to this side.
- * Rejects with code `unavailable` when the connection cannot be made.
  *
- * With `reconnect`, resolves to a {@link ReconnectingMuxer} once first connected,
- * which dials again after every drop, keeping its handlers.
+ * Rejects with a `BimuxError`: `unavailable` when the connection cannot be made or the
+ * handshake takes longer than `handshakeTimeout` (default 10 s); `unauthenticated` (401),
+ * `permission_denied` (403) or `already_exists` (409) with the HTTP `status` when the server
+ * refused the upgrade; `aborted` when `signal` fires first.
  */
-export function dial(url: string, options: ReconnectingDialOptions): Promise<ReconnectingMuxer>;
-export function dial(url: string, options?: DialOptions): Promise<Muxer>;
-export async function dial(url: string, options: DialOptions | ReconnectingDialOptions = {}): Promise<Muxer | ReconnectingMuxer> {
-  const open = opener(url, options);
-  if (!("reconnect" in options) || !options.reconnect) {
-    const duplex = await open(options.signal);
-    try {
-      return new Muxer(duplex, options);
-    } catch (error) {
-      // Options the muxer refuses (a route that is not an int32…): do not leave the socket open behind the error.
-      duplex.close(1000, "");
-      throw error;
-    }
-  }
-  const policy = options.reconnect === true ? {} : options.reconnect;
-  return ReconnectingMuxer.start((attempt) => open(attempt), { ...options, ...policy }, options.signal, `dial ${url}`);
-}
-
-function ignore(): void {}
-
-/** Makes the function that opens one WebSocket to `url`, for one dial or for every reconnect. */
-function opener(url: string, options: DialOptions): (signal?: AbortSignal) => Promise<Duplex> {
-  return (signal) => openOnce(url, options, options.extensions ?? true, signal);
-}
-
-function openOnce(url: string, options: DialOptions, offer: boolean, signal: AbortSignal | undefined): Promise<Duplex> {
-  const { headers, handshakeTimeout = 10_000, maxMessageSize = 64 * 1024 * 1024 } = options;
-  return new Promise<Duplex>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(new BimuxError("aborted", `dial ${url} was aborted`, { cause: signal.reason }));
-      return;
-    }
-    let ws: WebSocket;
-    try {
-      ws = new WebSocket(url, {
-        headers: offer ? { ...headers, [EXTENSIONS_HEADER]: EXTENSIONS_PROTOCOL } : headers,
-        handshakeTimeout,
-        maxPayload: maxMessageSize,
-        perMessageDeflate: false,
-      });
-    } catch (error) {
-      reject(new BimuxError("invalid_argument", `cannot dial ${url}: ${(error as Error).message}`, { cause: error }));
-      return;
-    }
-    const fail = (error: BimuxError): void => {
-      cleanup();
-      reject(error);
-    };
-    const onAbort = (): void => {
-      fail(new BimuxError("aborted", `dial ${url} was aborted`, { cause: signal?.reason }));
-      // Terminating a socket still connecting makes it emit an error, which nobody waits for any more.
-      ws.on("error", ignore);
-      ws.terminate();
-    };
-    const onError = (error: Error): void => {
-      fail(new BimuxError("unavailable", `cannot connect to ${url}: ${error.message}`, { cause: error }));
-    };
-    const onClose = (code: number): void => fail(new BimuxError("unavailable", `connection to ${url} closed while opening (${code})`));
-    let accepted = "";
-    const onUpgrade = (response: IncomingMessage): void => {
-      if (offer && response.headers[EXTENSIONS_HEADER] === EXTENSIONS_PROTOCOL) accepted = EXTENSIONS_PROTOCOL;
-    };
-    const onOpen = (): void => {
-      cleanup();
-      resolve(wsDuplex(ws, accepted));
-    };
-    const cleanup = (): void => {
-      ws.off("upgrade", onUpgrade);
-      ws.off("open", onOpen);
-      // The duplex made on open listens for errors from then on.
-      ws.off("error", onError);
-      ws.off("close", onClose);
-      signal?.removeEventListener("abort", onAbort);
-    };
-    ws.on("upgrade", onUpgrade);
-    ws.on("open", onOpen);
-    ws.on("error", onError);
-    ws.on("close", onClose);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+export function dial(url: string, options: DialOptions = {}): Promise<Muxer> {
+  return dialWith(url, options, transport);
 }
 
 /**
- * {@link dial} with `reconnect` on (the default policy unless `reconnect` says
- * otherwise): the same call as in `@bimux/browser`.
+ * Connects like {@link dial}, then stays connected: after every drop it dials again,
+ * with exponential backoff and jitter, keeping its handlers and id. `url` may list
+ * several servers, tried in turn, or be a function giving the URL of each attempt.
+ * A refusal with 401 or 403 stops it (see `shouldRetry`). The same call as in
+ * `@bimux/browser`.
  */
-export function dialReconnecting(
-  url: string,
-  options: Omit<ReconnectingDialOptions, "reconnect"> & { reconnect?: true | ReconnectOptions } = {},
-): Promise<ReconnectingMuxer> {
-  return dial(url, { ...options, reconnect: options.reconnect ?? true });
+export function dialReconnecting(url: DialTarget, options: ReconnectingDialOptions = {}): Promise<ReconnectingMuxer> {
+  return dialReconnectingWith(url, options, transport);
 }

@@ -1,8 +1,9 @@
-export { serve } from "./serve.js";
-export type { Authenticate, AuthResult, BimuxServer, OriginPolicy, ServeOptions } from "./serve.js";
-export { dial, dialReconnecting } from "./dial.js";
-export type { DialOptions, ReconnectingDialOptions } from "./dial.js";
-export { PeerRegistry } from "./peers.js";
+export { serve } from "./serve/server.js";
+export type { BimuxServer, ServeOptions } from "./serve/server.js";
+export type { Authenticate, AuthResult, OriginPolicy } from "./serve/upgrade-gate.js";
+export { PeerRegistry } from "./serve/peer-registry.js";
 export { ConnectionQueue } from "./connection-queue.js";
-export { EXTENSIONS_HEADER, wsDuplex } from "./ws-duplex.js";
+export { dial, dialReconnecting } from "./dial.js";
+export type { DialOptions, NodeConnectOptions, ReconnectingDialOptions } from "./dial.js";
+export { wsDuplex } from "./ws-duplex.js";
 export * from "@bimux/core";

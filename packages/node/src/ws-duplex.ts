@@ -1,15 +1,7 @@
-import type { Socket } from "node:net";
-import { BimuxError, type Duplex, type DuplexSink } from "@bimux/core";
+import type { Duplex as NodeStream } from "node:stream";
+import { BimuxError } from "@bimux/core";
+import type { Duplex, DuplexSink } from "@bimux/core/transport";
 import type WebSocket from "ws";
-
-/**
- * The HTTP header a Node client offers the bimux extensions with, and a bimux-ts
- * server accepts them with. Node's `ws` refuses a handshake in which the server
- * picks no subprotocol it was offered, so a subprotocol offer would cost a failed
- * handshake against every Go server; an unknown header costs nothing. (Browsers
- * cannot set headers, and use the subprotocol, which they may be refused.)
- */
-export const EXTENSIONS_HEADER = "x-bimux-extensions";
 
 /** Frames this large go out at once rather than wait for the tick's batch: batching only pays for small ones. */
 const BATCH_LIMIT = 16 * 1024;
@@ -23,14 +15,19 @@ type Owned = WebSocket & { [DUPLEX]: WsDuplex };
  * WebSocket ping/pong for keepalive with peers that have no ping message (Go).
  *
  * `protocol` is what the handshake agreed on: the subprotocol by default, or what
- * the bimux extensions header said (see {@link EXTENSIONS_HEADER}).
+ * the bimux extensions header said (see `EXTENSIONS_HEADER`).
+ *
+ * `stream` is the connection under the WebSocket, as Node's HTTP server or client
+ * handed it over in the upgrade (both give it out): where it can be corked, a tick's
+ * frames leave in one write. Without it, or on a runtime whose stream cannot cork
+ * (Bun), frames are written one by one.
  *
  * It listens from the moment it is made and holds what arrives until `open`:
  * a server may call the instant the handshake is done, and `ws` can emit that
  * first message before a promise continuation gets to attach a muxer.
  */
-export function wsDuplex(socket: WebSocket, protocol: string = socket.protocol): Duplex {
-  return new WsDuplex(socket, protocol);
+export function wsDuplex(socket: WebSocket, protocol: string = socket.protocol, stream?: NodeStream): Duplex {
+  return new WsDuplex(socket, protocol, stream);
 }
 
 // A class with shared listener functions, not closures: a server holds one of
@@ -41,15 +38,15 @@ class WsDuplex implements Duplex {
   #sink: DuplexSink | undefined;
   #early: Array<(sink: DuplexSink) => void> | undefined = [];
   #failure: Error | undefined;
-  // ws keeps its TCP socket in `_socket`: corking it makes a tick's frames one write.
-  #tcp: Socket | undefined;
+  // Corking the connection makes a tick's frames one write.
+  #tcp: NodeStream | undefined;
   #corked = false;
   #ended = false;
 
-  constructor(socket: WebSocket, protocol: string) {
+  constructor(socket: WebSocket, protocol: string, stream: NodeStream | undefined) {
     this.protocol = protocol;
     this.#socket = socket;
-    this.#tcp = (socket as unknown as { _socket?: Socket })._socket;
+    if (typeof stream?.cork === "function" && typeof stream.uncork === "function") this.#tcp = stream;
     (socket as Owned)[DUPLEX] = this;
     socket.on("message", onMessage);
     socket.on("error", onError);

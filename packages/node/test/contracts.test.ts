@@ -3,7 +3,7 @@ import { createServer as createTcp } from "node:net";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { ConnectionQueue, PeerRegistry, dial, serve, type BimuxServer, type Muxer } from "../src/index.js";
+import { ConnectionQueue, PeerRegistry, dial, dialReconnecting, serve, type BimuxServer, type Muxer } from "../src/index.js";
 import { bytes, rejection, sleep, text, until } from "../../../test-support/helpers.js";
 
 const cleanups: Array<() => unknown> = [];
@@ -47,7 +47,7 @@ describe("contracts: serve", () => {
   });
 
   it("port 0 binds a free port; PeerRegistry iterates live peers; ConnectionQueue with two consumers", async () => {
-    const s = await srv({ path: "/mux", authenticate: (req) => ({ id: new URL(req.url!, "http://x").searchParams.get("id") ?? undefined }) });
+    const s = await srv({ path: "/mux", authenticate: (req) => { const id = new URL(req.url!, "http://x").searchParams.get("id"); return id ? { id } : true; } });
     expect(s.port).toBeGreaterThan(0);
     const takenBy: string[] = [];
     const consume = async (name: string) => { for await (const m of s.connections) { takenBy.push(`${name}:${m.id}`); if (takenBy.length >= 2) return; } };
@@ -96,7 +96,7 @@ describe("contracts: dial", () => {
     const port = (tcp.address() as AddressInfo).port;
     await new Promise<void>((r) => tcp.close(() => r()));
     expect((await rejection(dial(`ws://127.0.0.1:${port}/`))).code).toBe("unavailable");
-    const e = await rejection(dial(`ws://127.0.0.1:${port}/`, { reconnect: { maxAttempts: 1 } }));
+    const e = await rejection(dialReconnecting(`ws://127.0.0.1:${port}/`, { reconnect: { maxAttempts: 1 } }));
     expect(e.code).toBe("unavailable");
   });
 });

@@ -2,7 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
-import { BimuxError, Flag, Muxer, PeerRegistry, decodeFrame, dial, encodeFrame, serve, type BimuxServer } from "../src/index.js";
+import { BimuxError, Flag, Muxer, PeerRegistry, decodeFrame, dial, dialReconnecting, encodeFrame, serve, type BimuxServer } from "../src/index.js";
 import { createDuplexPair } from "@bimux/core/testing";
 import { bytes, rejection, text } from "../../../test-support/helpers.js";
 import { nextPeer, start } from "./servers.js";
@@ -25,7 +25,7 @@ describe("serve and dial over real WebSockets", () => {
       onConnection: (peer) => void peer.rpc(1, bytes("now")).then((r) => replies.push(text(r))),
     });
     const clients = await Promise.all(Array.from({ length: 20 }, () => dial(url, { handlers: { 1: (_r, d) => d } })));
-    const reconnecting = await dial(url, { reconnect: true, handlers: { 1: (_r, d) => d } });
+    const reconnecting = await dialReconnecting(url, { handlers: { 1: (_r, d) => d } });
     const deadline = Date.now() + 2000;
     while (replies.length < 21 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     expect(replies).toEqual(Array(21).fill("now"));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Muxer } from "@bimux/core";
-import { PeerRegistry } from "../src/peers.js";
+import { PeerRegistry } from "../src/serve/peer-registry.js";
 import { ConnectionQueue } from "../src/connection-queue.js";
 
 describe("PeerRegistry and ConnectionQueue at scale and on early return", () => {

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { BimuxError, dial, serve, type BimuxServer, type CallContext, type ConnectionState, type Muxer } from "../src/index.js";
+import { BimuxError, dial, dialReconnecting, serve, type BimuxServer, type CallContext, type ConnectionState, type Muxer } from "../src/index.js";
 import { bytes, rejection, sleep, text, until } from "../../../test-support/helpers.js";
 import { nextPeer, start } from "./servers.js";
 
@@ -97,7 +97,7 @@ describe("reconnect", () => {
     const first = await start();
     const port = first.server.port;
     const states: ConnectionState[] = [];
-    const client = await dial(first.url, {
+    const client = await dialReconnecting(first.url, {
       reconnect: { initialDelay: 20, maxDelay: 100 },
       handlers: { 1: () => bytes("still here") },
       onStateChange: (s) => void states.push(s),
@@ -119,7 +119,7 @@ describe("reconnect", () => {
   it("rejects a first dial that can never succeed once out of attempts", async () => {
     const { server, url } = await start();
     await server.close();
-    const error = await rejection(dial(url, { reconnect: { maxAttempts: 2, initialDelay: 5 } }));
+    const error = await rejection(dialReconnecting(url, { reconnect: { maxAttempts: 2, initialDelay: 5 } }));
     // The reason it could not connect, as a plain dial gives it.
     expect(error.code).toBe("unavailable");
     expect(error.rawMessage).toMatch(/^cannot connect to ws:\/\/127\.0\.0\.1:\d+\/mux/);
@@ -139,7 +139,7 @@ describe("security at the upgrade", () => {
     expect(await upgradeStatus(url)).toBe(401);
     expect(await upgradeStatus(url, { authorization: "Bearer banned" })).toBe(403);
     const refused = await rejection(dial(url, { headers: { authorization: "Bearer banned" } }));
-    expect([refused.code, refused.message.includes("403")]).toEqual(["unavailable", true]);
+    expect([refused.code, refused.status, refused.message.includes("403")]).toEqual(["permission_denied", 403, true]);
     await dial(url, { headers: { authorization: "Bearer alice" }, handlers: { 1: () => bytes("alice here") } });
     await until(() => server.peers.has("alice"));
     expect(text(await server.peers.get("alice")!.rpc(1, bytes("")))).toBe("alice here");

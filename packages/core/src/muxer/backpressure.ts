@@ -1,6 +1,5 @@
-import { BimuxError } from "./errors.js";
-import { text } from "./text.js";
-import type { Duplex } from "./duplex.js";
+import { BimuxError } from "../errors.js";
+import type { Duplex } from "../transport/duplex.js";
 
 /**
  * Backpressure between the muxer and its transport. Every write goes to the
@@ -32,7 +31,7 @@ export class Backpressure {
    */
   write(bytes: Uint8Array, control?: boolean): void {
     if (!control && this.#duplex.bufferedAmount > this.#limit) {
-      throw new BimuxError("overloaded", text`send buffer full: the peer reads too slowly`);
+      throw new BimuxError("overloaded", `send buffer full: the peer reads too slowly`);
     }
     this.#duplex.send(bytes);
   }

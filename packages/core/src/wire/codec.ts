@@ -1,35 +1,5 @@
-import { BimuxError } from "./errors.js";
-import { text } from "./text.js";
-
-/**
- * The `flag` values of the envelope. 0–2 are the Go original's; the rest are
- * bimux-ts extensions (see docs/protocol.md), all of which a Go peer drops.
- * 4–6 are only sent to a peer that negotiated them.
- */
-export const Flag = {
-  request: 0,
-  response: 1,
-  oneway: 2,
-  error: 3,
-  cancel: 4,
-  ping: 5,
-  pong: 6,
-} as const;
-
-/**
- * @internal The same values for bimux's own code: esbuild writes an enum member's
- * value wherever it is used, where a constant or an object would ship as a variable
- * or with its property names; every byte counts in a page.
- */
-export enum Wire {
-  REQUEST = 0,
-  RESPONSE = 1,
-  ONEWAY = 2,
-  ERROR = 3,
-  CANCEL = 4,
-  PING = 5,
-  PONG = 6,
-}
+import { BimuxError } from "../errors.js";
+import { Wire } from "./flags.js";
 
 /** One of the {@link Flag} values, or another int32 read off the wire. */
 export type FlagValue = number;
@@ -166,17 +136,17 @@ export function isInt32(value: number): boolean {
 
 /** Throws `invalid_argument` unless `route` is an int32, as the wire requires. */
 export function checkRoute(route: number): void {
-  if (!isInt32(route)) throw new BimuxError("invalid_argument", text`route must be an int32, got ${route}`);
+  if (!isInt32(route)) throw new BimuxError("invalid_argument", `route must be an int32, got ${route}`);
 }
 
 /** Throws `invalid_argument` unless `route` is an int32 and `data` bytes: what every outbound call needs. */
 export function checkCall(route: number, data: Uint8Array): void {
   checkRoute(route);
-  if (!(data instanceof Uint8Array)) throw new BimuxError("invalid_argument", text`data must be a Uint8Array`);
+  if (!(data instanceof Uint8Array)) throw new BimuxError("invalid_argument", `data must be a Uint8Array`);
 }
 
 function check(ok: boolean, name: string, value: unknown): void {
-  if (!ok) throw new BimuxError("invalid_argument", text`frame ${name} out of range: ${value}`);
+  if (!ok) throw new BimuxError("invalid_argument", `frame ${name} out of range: ${value}`);
 }
 
 // The cursor: plain module state rather than a reader or writer object, since
@@ -285,10 +255,7 @@ function skip(tag: number, depth: number): void {
   else throw malformed();
 }
 
-/**
- * Every way bytes can fail to be a protobuf message gets the same text: the sender is
- * broken either way, and a page should not download seven descriptions of how.
- */
+/** Every way bytes can fail to be a protobuf message gets the same text: the sender is broken either way. */
 function malformed(): BimuxError {
-  return new BimuxError("protocol", text`malformed message`);
+  return new BimuxError("protocol", "malformed message");
 }

@@ -1,6 +1,7 @@
-import { BimuxError } from "./errors.js";
-import { text } from "./text.js";
-import { EMPTY, Wire, checkRoute, encodeErrorReply, type Frame, type WireNumber } from "./codec.js";
+import { DEFAULTS } from "../defaults.js";
+import { BimuxError } from "../errors.js";
+import { EMPTY, checkRoute, encodeErrorReply, type Frame, type WireNumber } from "../wire/codec.js";
+import { Wire } from "../wire/flags.js";
 import type { Muxer } from "./muxer.js";
 
 /** What an rpc handler may return: the reply bytes, or nothing for an empty reply. */
@@ -37,21 +38,17 @@ export interface CallContext {
   readonly signal: AbortSignal;
 }
 
-/** What the dispatcher needs from its muxer. */
-export interface DispatcherHost {
-  /** The muxer handlers are given. */
-  readonly owner: Muxer;
+/** Where the dispatcher's answers go: the muxer's outbound side. */
+export interface ReplySink {
   /** Writes a reply frame, unless the connection has closed. */
   reply(frame: Frame): void;
-  /** A one-way handler failed: nobody is waiting to be told, so it is reported locally. */
-  report(error: BimuxError): void;
 }
 
 /** The settings a {@link Dispatcher} reads (the muxer's options). */
 export interface DispatcherOptions {
   onRpc?: RpcHandler;
   onOneway?: OnewayHandler;
-  /** Most inbound requests served at once; more are refused with `overloaded`. Default 1000. */
+  /** Most inbound requests served at once; more are refused with `overloaded`. Default {@link DEFAULTS}. */
   maxConcurrent?: number;
   /** Send handlers' stack traces to callers (for development only). */
   exposeStack?: boolean;
@@ -88,7 +85,7 @@ class InboundCall implements CallContext {
         // A timer may fire a little before the clock reaches the deadline: from here on the
         // call is past it, whatever the clock says, so the answer the signal stopped is not sent.
         this.#due = 0;
-        this.end(new BimuxError("timeout", text`the caller's ${this.timeout} ms passed`));
+        this.end(new BimuxError("timeout", `the caller's ${this.timeout} ms passed`));
       };
       if (this.expired) expire();
       // No timer for a call already answered: nobody would clear it.
@@ -126,15 +123,24 @@ export class Dispatcher {
   #onewayRoutes: Map<number, OnewayHandler> | undefined;
   // Calls whose handler went asynchronous, by number (the others are already answered).
   #inFlight: Map<WireNumber, InboundCall> | undefined;
-  #host: DispatcherHost;
+  #owner: Muxer;
+  #replies: ReplySink;
+  #report: (error: BimuxError) => void;
   #options: DispatcherOptions;
   #closed: BimuxError | undefined;
   // Handlers still running, cancelled or replaced ones included: what maxConcurrent bounds,
   // or a peer could pile up work by cancelling each call it makes.
   #running = 0;
 
-  constructor(host: DispatcherHost, options: DispatcherOptions) {
-    this.#host = host;
+  /**
+   * @param owner the muxer handlers are given
+   * @param replies where answers are written
+   * @param report told when a one-way handler fails: nobody waits to hear of it
+   */
+  constructor(owner: Muxer, replies: ReplySink, report: (error: BimuxError) => void, options: DispatcherOptions) {
+    this.#owner = owner;
+    this.#replies = replies;
+    this.#report = report;
     this.#options = options;
   }
 
@@ -156,7 +162,7 @@ export class Dispatcher {
   serve(frame: Frame): void {
     const { number, route } = frame;
     const handler = this.#rpcRoutes?.get(route) ?? this.#options.onRpc;
-    const { maxConcurrent = 1000 } = this.#options;
+    const { maxConcurrent = DEFAULTS.maxConcurrent } = this.#options;
     const call = new InboundCall(number, route, frame.timeout);
     // A peer that reuses a number still in flight (it must not) gets one answer on it:
     // the earlier call is aborted, unanswered, however the new one is answered.
@@ -164,9 +170,9 @@ export class Dispatcher {
     let result: RpcResult | Promise<RpcResult>;
     try {
       // A call refused is answered as one whose handler threw.
-      if (!handler) throw new BimuxError("unimplemented", text`no handler for route ${route}`);
-      if (this.#running >= maxConcurrent) throw new BimuxError("overloaded", text`over ${maxConcurrent} calls in flight`);
-      result = handler(route, frame.data, this.#host.owner, call);
+      if (!handler) throw new BimuxError("unimplemented", `no handler for route ${route}`);
+      if (this.#running >= maxConcurrent) throw new BimuxError("overloaded", `over ${maxConcurrent} calls in flight`);
+      result = handler(route, frame.data, this.#owner, call);
     } catch (error) {
       return this.#answer(call, error, true);
     }
@@ -204,16 +210,16 @@ export class Dispatcher {
     if (call.expired) return;
     if (!failed) {
       if (value === undefined || value instanceof Uint8Array) {
-        return this.#host.reply({ number, flag: Wire.RESPONSE, route, data: value ?? EMPTY });
+        return this.#replies.reply({ number, flag: Wire.RESPONSE, route, data: value ?? EMPTY });
       }
-      value = new BimuxError("internal", text`handler for route ${route} returned no Uint8Array`);
+      value = new BimuxError("internal", `handler for route ${route} returned no Uint8Array`);
     }
     const { code, rawMessage } = BimuxError.from(value, "remote");
     // Stacks and causes stay on this side unless the application asked otherwise; a message
     // is cut to 1 KiB.
     const stack = this.#options.exposeStack && value instanceof Error && value.stack;
-    const message = stack ? `${rawMessage}\n${stack}` : rawMessage.slice(0, 1024);
-    this.#host.reply({ number, flag: Wire.ERROR, route, data: encodeErrorReply({ code, message }) });
+    const message = stack ? `${rawMessage}\n${stack}` : rawMessage.slice(0, DEFAULTS.maxErrorMessage);
+    this.#replies.reply({ number, flag: Wire.ERROR, route, data: encodeErrorReply({ code, message }) });
   }
 
   /**
@@ -225,7 +231,7 @@ export class Dispatcher {
     const call = this.#inFlight?.get(number);
     if (call) {
       this.#inFlight!.delete(number);
-      call.end(new BimuxError("aborted", reused ? text`the caller reused its number` : text`the caller cancelled`));
+      call.end(new BimuxError("aborted", reused ? `the caller reused its number` : `the caller cancelled`));
     }
   }
 
@@ -235,10 +241,10 @@ export class Dispatcher {
     // As in the Go original: no handler, nobody is told.
     const report = (error: unknown) => {
       const { code, rawMessage } = BimuxError.from(error, "remote");
-      this.#host.report(new BimuxError(code, text`one-way handler for route ${route} failed: ${rawMessage}`, { cause: error }));
+      this.#report(new BimuxError(code, `one-way handler for route ${route} failed: ${rawMessage}`, { cause: error }));
     };
     try {
-      const result = handler?.(route, frame.data, this.#host.owner);
+      const result = handler?.(route, frame.data, this.#owner);
       if (isPromise(result)) result.then(undefined, report);
     } catch (error) {
       report(error);

@@ -1,5 +1,4 @@
-import { BimuxError } from "./errors.js";
-import { text } from "./text.js";
+import { BimuxError } from "../errors.js";
 import { startDeadline, stopDeadline, type Deadline } from "./timers.js";
 
 /** One outbound call waiting for its reply. */
@@ -20,13 +19,13 @@ class PendingCall implements Deadline {
 
   expire(): void {
     const { number, route, timeout } = this;
-    this.table.giveUp(this, "timeout", text`rpc #${number} to route ${route} timed out after ${timeout} ms`);
+    this.table.giveUp(this, "timeout", `rpc #${number} to route ${route} timed out after ${timeout} ms`);
   }
 
   /** The caller's signal fired: the call is its own listener, so no closure is made per call. */
   handleEvent(): void {
     const { number, route } = this;
-    this.table.giveUp(this, "aborted", text`rpc #${number} to route ${route} was aborted`, this.signal!.reason);
+    this.table.giveUp(this, "aborted", `rpc #${number} to route ${route} was aborted`, this.signal!.reason);
   }
 }
 

@@ -1,0 +1,114 @@
+import { BimuxError, closeCodeFor } from "../errors.js";
+import type { Duplex } from "../transport/duplex.js";
+import { EMPTY, encodeErrorReply, writeFrame, type Frame, type FrameAllocator } from "../wire/codec.js";
+import { Wire } from "../wire/flags.js";
+import { Backpressure } from "./backpressure.js";
+
+/** What {@link Outbound} tells its muxer. */
+export interface OutboundOwner {
+  /** True once the connection has ended: replies and control frames go nowhere then. */
+  readonly closed: boolean;
+  /** The peer provoked more than the connection may buffer: close it with `code`. */
+  fail(code: number, error: BimuxError): void;
+  /** Something failed that nobody waits on. */
+  report(error: BimuxError): void;
+}
+
+/**
+ * Everything a muxer writes: frames encoded (into memory the transport may pool),
+ * checked against the size limit, and handed to the transport through its
+ * {@link Backpressure}. Requests and one-way messages throw what stops them, for
+ * the caller to reject with; replies and control frames, which answer the peer,
+ * never throw: their failures close the connection or are reported.
+ */
+export class Outbound {
+  readonly writes: Backpressure;
+
+  constructor(
+    readonly duplex: Duplex,
+    /** Largest frame the peer accepts. */
+    readonly maxSize: number,
+    /** Whether the peer negotiated the extensions: control frames go only to such a peer. */
+    readonly extensions: boolean,
+    readonly owner: OutboundOwner,
+    highWaterMark: number,
+    maxQueuedBytes: number,
+  ) {
+    this.writes = new Backpressure(duplex, highWaterMark, maxQueuedBytes);
+  }
+
+  /** Encodes `frame` and writes it; throws `too_large`, `overloaded` or the transport's refusal. */
+  write(frame: Frame): void {
+    this.writes.write(this.encode(frame));
+  }
+
+  /** Writes `bytes` as they are (Go `WritePacket`); throws as {@link write}. */
+  writeRaw(bytes: Uint8Array): void {
+    this.writes.write(this.checkSize(bytes));
+  }
+
+  /** Writes a reply (response or error reply) to the peer, unless the connection is gone. */
+  reply(frame: Frame): void {
+    this.#answer(frame);
+  }
+
+  /** Tells the callee of call `number` to stop: only a peer that negotiated it knows the flag (Go would drop it). */
+  abandoned(number: number): void {
+    if (this.extensions) this.#control(number, Wire.CANCEL);
+  }
+
+  /** Answers a ping. */
+  pong(number: Frame["number"]): void {
+    this.#control(number, Wire.PONG);
+  }
+
+  /**
+   * Asks the peer for a sign of life: a transport ping where there is one (a browser's
+   * network stack answers it even while its page is busy), else a ping message to a
+   * peer that negotiated them. False when neither is possible.
+   */
+  probe(): boolean {
+    const { duplex } = this;
+    if (duplex.ping) duplex.ping();
+    else if (this.extensions) this.#control(0, Wire.PING);
+    return !!(duplex.ping || this.extensions);
+  }
+
+  /** Encodes an outbound frame, refusing what the peer would refuse as too large. */
+  encode(frame: Frame): Uint8Array {
+    const { duplex } = this;
+    return this.checkSize(writeFrame(frame, (duplex.allocate && duplex) as FrameAllocator | undefined));
+  }
+
+  /** `bytes`, unless larger than the peer accepts: then `too_large`, as the peer would close. */
+  checkSize(bytes: Uint8Array): Uint8Array {
+    if (bytes.length > this.maxSize) throw new BimuxError("too_large", `${bytes.length} bytes exceed the limit of ${this.maxSize}`);
+    return bytes;
+  }
+
+  #control(number: Frame["number"], flag: Wire): void {
+    this.#answer({ number, flag, route: 0, data: EMPTY });
+  }
+
+  /** Writes what answers the peer (a reply or a control frame); `fallback` marks the short error reply for one too large. */
+  #answer(frame: Frame, fallback?: boolean): void {
+    const { owner } = this;
+    if (owner.closed) return;
+    try {
+      this.writes.write(this.encode(frame), frame.flag >= Wire.CANCEL);
+    } catch (error) {
+      const failure = BimuxError.from(error, "closed");
+      const { code, rawMessage } = failure;
+      // A peer that keeps asking but does not read its answers is the slow reader
+      // backpressure guards against: close rather than buffer without bound.
+      if (code === "overloaded") owner.fail(closeCodeFor(code), failure);
+      // An answer too large to send still owes the caller an answer: a short error reply.
+      else if (code === "too_large" && !fallback && frame.flag < Wire.CANCEL) {
+        this.#answer({ ...frame, flag: Wire.ERROR, data: encodeErrorReply({ code, message: `reply: ${rawMessage}` }) }, true);
+      }
+      // A transport that refuses to send is closing: the close tells everyone waiting here,
+      // and the caller on the other side learns it from its own.
+      else if (code !== "closed") owner.report(failure);
+    }
+  }
+}

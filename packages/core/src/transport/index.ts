@@ -1,0 +1,10 @@
+// `@bimux/core/transport`: what a transport package (@bimux/node, @bimux/browser, or
+// yours) builds on. Applications need none of it.
+export type { Duplex, DuplexSink } from "./duplex.js";
+export type { WebSocketLike } from "./websocket.js";
+export { webSocketDuplex } from "./websocket-duplex.js";
+export { connector, dialReconnectingWith, dialWith, openWebSocket } from "./dial.js";
+export type { DialOptions, DialTarget, ReconnectingDialOptions, Refusal, WebSocketTransport } from "./dial.js";
+export { DEFAULTS, checkTimeout } from "../defaults.js";
+export { closeCodeFor, upgradeRefused } from "../errors.js";
+export { EXTENSIONS_HEADER, EXTENSIONS_PROTOCOL, acceptExtensions, negotiated, offeredProtocols } from "../negotiation.js";
