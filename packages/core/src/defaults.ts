@@ -13,9 +13,13 @@ export const DEFAULTS = {
   /** Keepalive interval, in ms: a silent peer is probed after one, dropped after two or three. */
   keepaliveInterval: 5000,
   /** Largest message sent or accepted, in bytes. */
-  maxMessageSize: 64 * MiB,
-  /** Inbound requests served at once. */
+  maxMessageSize: 16 * MiB,
+  /** Inbound handlers running at once, requests and one-way messages together. */
   maxConcurrent: 1000,
+  /** Outbound calls waiting for a reply, per connection. */
+  maxPendingCalls: 10_000,
+  /** What each frame queued in the transport costs beyond its bytes, in the outbound budget. */
+  frameOverhead: 256,
   /** Bytes buffered by the transport before writes wait for it to drain. */
   highWaterMark: MiB,
   /** Bytes the transport may buffer beyond `highWaterMark` before writes fail with `overloaded`. */
@@ -34,6 +38,12 @@ export const DEFAULTS = {
   jitter: 0.5,
   /** Reconnect: a connection that lasts less than this many ms counts as a failed attempt. */
   stableAfter: 5000,
+  /** Server: bytes of unfinished inbound messages held across all connections before the largest holder is closed. */
+  maxInboundBytes: 48 * MiB,
+  /** Server: ms an unfinished inbound message may go without a byte before its connection is closed. */
+  partialMessageTimeout: 30_000,
+  /** Server: ms the authenticate hook may take before the upgrade is answered 503. */
+  authenticateTimeout: 10_000,
   /** Server: how long `close()` lets peers answer the close handshake, in ms. */
   closeGrace: 2000,
 } as const;

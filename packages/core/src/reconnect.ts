@@ -1,5 +1,6 @@
 import { DEFAULTS, checkTimeout } from "./defaults.js";
 import { BimuxError } from "./errors.js";
+import { unwatch, watch } from "./muxer/abort-signals.js";
 import type { OnewayHandler, RpcHandler } from "./muxer/dispatcher.js";
 import { Muxer, type CloseInfo, type MuxerOptions, type RpcOptions } from "./muxer/muxer.js";
 import type { Duplex } from "./transport/duplex.js";
@@ -327,13 +328,14 @@ export class ReconnectingMuxer {
         if (index >= 0) this.waiting.splice(index, 1);
         call.reject(error);
       };
-      const onAbort = () => leave(new BimuxError("aborted", `${what} was aborted while waiting to reconnect`, { cause: signal?.reason }));
+      const onAbort = { handleEvent: () => leave(new BimuxError("aborted", `${what} was aborted while waiting to reconnect`, { cause: signal?.reason })) };
       const cleanup = () => {
         if (timer !== undefined) clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
+        if (signal) unwatch(signal, onAbort);
       };
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener("abort", onAbort, { once: true });
+      if (signal?.aborted) return onAbort.handleEvent();
+      // One listener per signal, however many waiting calls share it.
+      if (signal) watch(signal, onAbort);
       if (timeout !== Infinity) {
         timer = setTimeout(() => leave(new BimuxError("timeout", `${what} timed out after ${timeout} ms waiting to reconnect`)), timeout);
       }

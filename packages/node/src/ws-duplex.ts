@@ -42,6 +42,13 @@ class WsDuplex implements Duplex {
   #tcp: NodeStream | undefined;
   #corked = false;
   #ended = false;
+  #queued = 0;
+  #sent = 0;
+  // Told by ws when a frame has been written to the network: one function per connection, not per frame.
+  #written = (): void => {
+    this.#queued--;
+    this.#sent++;
+  };
 
   constructor(socket: WebSocket, protocol: string, stream: NodeStream | undefined) {
     this.protocol = protocol;
@@ -74,7 +81,24 @@ class WsDuplex implements Duplex {
         process.nextTick(flushDuplex, this);
       }
     }
-    this.#socket.send(packet);
+    this.#queued++;
+    this.#socket.send(packet, this.#written);
+  }
+
+  get queuedFrames(): number {
+    return this.#queued;
+  }
+
+  get sentFrames(): number {
+    return this.#sent;
+  }
+
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#socket.resume();
   }
 
   close(code: number, reason: string): void {

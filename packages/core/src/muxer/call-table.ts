@@ -1,4 +1,5 @@
 import { BimuxError } from "../errors.js";
+import { unwatch, watch } from "./abort-signals.js";
 import { startDeadline, stopDeadline, type Deadline } from "./timers.js";
 
 /** One outbound call waiting for its reply. */
@@ -67,8 +68,8 @@ export class CallTable {
       call.reject = reject;
     });
     if (timeout !== Infinity) startDeadline(call);
-    // No `once` needed: the call takes its listener with it when it leaves the table, by abort too.
-    signal?.addEventListener("abort", call);
+    // One listener per signal, however many calls share it; the call stops watching when it leaves the table.
+    if (signal) watch(signal, call);
     (this.#calls ??= new Map()).set(number, call);
     return reply;
   }
@@ -107,7 +108,7 @@ export class CallTable {
     if (call) {
       this.#calls!.delete(number);
       stopDeadline(call);
-      call.signal?.removeEventListener("abort", call);
+      if (call.signal) unwatch(call.signal, call);
     }
     return call;
   }

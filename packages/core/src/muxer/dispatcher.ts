@@ -44,11 +44,21 @@ export interface ReplySink {
   reply(frame: Frame): void;
 }
 
+/** A transport that can stop reading (TCP backpressure): what holds a peer that sends one-way messages faster than they are handled. */
+export interface FlowControl {
+  pause?(): void;
+  resume?(): void;
+}
+
 /** The settings a {@link Dispatcher} reads (the muxer's options). */
 export interface DispatcherOptions {
   onRpc?: RpcHandler;
   onOneway?: OnewayHandler;
-  /** Most inbound requests served at once; more are refused with `overloaded`. Default {@link DEFAULTS}. */
+  /**
+   * Most inbound handlers running at once, requests and one-way messages together.
+   * Requests past it are refused with `overloaded`; one-way messages past it wait, and
+   * the connection stops reading until handlers finish. Default 1000.
+   */
   maxConcurrent?: number;
   /** Send handlers' stack traces to callers (for development only). */
   exposeStack?: boolean;
@@ -125,6 +135,9 @@ export class Dispatcher {
   #inFlight: Map<WireNumber, InboundCall> | undefined;
   #owner: Muxer;
   #replies: ReplySink;
+  #flow: FlowControl;
+  // One-way messages that arrived past maxConcurrent (what the transport had read before it paused).
+  #backlog: Frame[] | undefined;
   #report: (error: BimuxError) => void;
   #options: DispatcherOptions;
   #closed: BimuxError | undefined;
@@ -135,11 +148,13 @@ export class Dispatcher {
   /**
    * @param owner the muxer handlers are given
    * @param replies where answers are written
+   * @param flow the transport, paused while one-way handlers are at the limit
    * @param report told when a one-way handler fails: nobody waits to hear of it
    */
-  constructor(owner: Muxer, replies: ReplySink, report: (error: BimuxError) => void, options: DispatcherOptions) {
+  constructor(owner: Muxer, replies: ReplySink, flow: FlowControl, report: (error: BimuxError) => void, options: DispatcherOptions) {
     this.#owner = owner;
     this.#replies = replies;
+    this.#flow = flow;
     this.#report = report;
     this.#options = options;
   }
@@ -193,7 +208,7 @@ export class Dispatcher {
 
   /** Answers `call` if it is still ours: not cancelled, not replaced, connection not closed. */
   #settle(call: InboundCall, value: unknown, failed?: boolean): void {
-    this.#running--;
+    this.#finished();
     if (this.#inFlight?.get(call.number) === call) {
       this.#inFlight.delete(call.number);
       this.#answer(call, value, failed);
@@ -235,20 +250,54 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * Hands a one-way message to its handler (as in the Go original: no handler, nobody is
+   * told). Past `maxConcurrent` running handlers it waits, in order, and the transport stops
+   * reading: a peer cannot pile up work faster than it is done.
+   */
   deliver(frame: Frame): void {
+    if (this.#closed) return;
+    if (this.#backlog || this.#running >= (this.#options.maxConcurrent ?? DEFAULTS.maxConcurrent)) {
+      if (!this.#backlog) {
+        this.#backlog = [];
+        this.#flow.pause?.();
+      }
+      this.#backlog.push(frame);
+      return;
+    }
     const { route } = frame;
     const handler = this.#onewayRoutes?.get(route) ?? this.#options.onOneway;
-    // As in the Go original: no handler, nobody is told.
     const report = (error: unknown) => {
       const { code, rawMessage } = BimuxError.from(error, "remote");
       this.#report(new BimuxError(code, `one-way handler for route ${route} failed: ${rawMessage}`, { cause: error }));
     };
     try {
       const result = handler?.(route, frame.data, this.#owner);
-      if (isPromise(result)) result.then(undefined, report);
+      if (isPromise(result)) {
+        this.#running++;
+        result.then(
+          () => this.#finished(),
+          (error: unknown) => {
+            this.#finished();
+            report(error);
+          },
+        );
+      }
     } catch (error) {
       report(error);
     }
+  }
+
+  /** A handler finished: one-way messages waiting for a place get it, and the transport reads again once none wait. */
+  #finished(): void {
+    this.#running--;
+    const backlog = this.#backlog;
+    if (!backlog) return;
+    const max = this.#options.maxConcurrent ?? DEFAULTS.maxConcurrent;
+    this.#backlog = undefined;
+    while (backlog.length && this.#running < max && !this.#backlog) this.deliver(backlog.shift()!);
+    if (backlog.length) (this.#backlog ??= []).unshift(...backlog);
+    else if (!this.#backlog && !this.#closed) this.#flow.resume?.();
   }
 
   /** The connection closed: tell every handler still running, through its signal. */

@@ -6,6 +6,8 @@ export interface KeepaliveOwner {
   probe(): boolean;
   /** The peer failed to answer a probe in time. Called once. */
   lost(): void;
+  /** True when what we sent has not moved since the last tick: a peer that talks but does not read is not alive. */
+  stalled(): boolean;
 }
 
 /**
@@ -37,7 +39,9 @@ export class Keepalive implements Ticking {
   }
 
   tick(): void {
-    if (this.#heard) {
+    // Asked every tick, so that "since the last tick" holds.
+    const stalled = this.#owner.stalled();
+    if (this.#heard && !stalled) {
       this.#heard = this.#probed = false;
     } else if (!this.#probed) {
       this.#probed = this.#owner.probe();

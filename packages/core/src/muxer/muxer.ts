@@ -54,18 +54,25 @@ export interface MuxerOptions {
    * Default `{ interval: 5000 }`; `false` turns it off.
    */
   keepalive?: false | { interval?: number };
-  /** Largest message sent or accepted, in bytes. A larger inbound one closes with 1009. Default 64 MiB. */
+  /** Largest message sent or accepted, in bytes. A larger inbound one closes with 1009. Default 16 MiB. */
   maxMessageSize?: number;
-  /** Inbound requests served at once; more get an `overloaded` error reply. Default 1000. */
+  /**
+   * Inbound handlers running at once, requests and one-way messages together. Requests
+   * past it get an `overloaded` error reply; one-way messages past it wait, and the
+   * connection stops reading until handlers finish. Default 1000.
+   */
   maxConcurrent?: number;
+  /** Outbound calls that may wait for a reply at once; more reject with `overloaded`. Default 10 000. */
+  maxPendingCalls?: number;
   /**
    * Bytes the transport may buffer before `send` and `writePacket` resolve only
    * once it drains below this again (backpressure: await them). Default 1 MiB.
    */
   highWaterMark?: number;
   /**
-   * Bytes the transport may buffer beyond `highWaterMark`; past that, writes fail
-   * with `overloaded`, and a peer whose answers pile up there is closed with 1008. Default 16 MiB.
+   * Bytes the transport may hold beyond `highWaterMark`, each queued frame charged its
+   * bytes plus a fixed overhead; past that, writes fail with `overloaded`, and a peer whose
+   * answers (or pongs) pile up there is closed with 1008. Default 16 MiB.
    */
   maxQueuedBytes?: number;
   /** Put handlers' stack traces in error replies. For development: stacks tell an attacker about your code. */
@@ -109,6 +116,7 @@ export class Muxer {
   #inbound: Inbound;
   #keepalive: Keepalive | undefined;
   #timeout: number;
+  #maxPending: number;
   #waiters: Array<(info: CloseInfo) => void> | undefined;
   #id: string;
   #closeInfo: CloseInfo | undefined;
@@ -123,6 +131,7 @@ export class Muxer {
     this.#options = options;
     this.#id = options.id ?? "";
     this.#timeout = checkTimeout(options.timeout ?? DEFAULTS.timeout);
+    this.#maxPending = options.maxPendingCalls ?? DEFAULTS.maxPendingCalls;
     const maxSize = options.maxMessageSize ?? DEFAULTS.maxMessageSize;
     const extensions = (this.extensions = negotiated(duplex.protocol));
     // The parts see the muxer through this view only: whether it is closed, how it closes, what it reports.
@@ -143,15 +152,17 @@ export class Muxer {
       owner,
       options.highWaterMark ?? DEFAULTS.highWaterMark,
       options.maxQueuedBytes ?? DEFAULTS.maxQueuedBytes,
+      DEFAULTS.frameOverhead,
     ));
     this.#calls = new CallTable(outbound);
-    this.#dispatcher = new Dispatcher(this, outbound, owner.report, options);
+    this.#dispatcher = new Dispatcher(this, outbound, duplex, owner.report, options);
     for (const [route, handler] of Object.entries(options.handlers ?? {})) this.handle(+route, handler);
     for (const [route, handler] of Object.entries(options.onewayHandlers ?? {})) this.handleOneway(+route, handler);
     const interval = options.keepalive === false ? Infinity : checkTimeout(options.keepalive?.interval ?? DEFAULTS.keepaliveInterval, "keepalive.interval");
     if (interval !== Infinity) {
       this.#keepalive = new Keepalive(interval, {
         probe: () => outbound.probe(),
+        stalled: () => outbound.writes.stalled(),
         // The peer stopped answering: give up on it now, rather than wait for TCP to notice.
         // Dropped where the transport can: a dead peer answers no close handshake.
         lost: () => this.#fail(Close.ABNORMAL, new BimuxError("unavailable", "peer stopped answering keepalive"), duplex.terminate ? 0 : Close.GOING_AWAY),
@@ -230,6 +241,9 @@ export class Muxer {
       const timeout = options.timeout === undefined ? this.#timeout : checkTimeout(options.timeout);
       const signal = options.signal;
       if (signal?.aborted) throw new BimuxError("aborted", `rpc to route ${route} was aborted`, { cause: signal.reason });
+      if (this.#calls.size >= this.#maxPending) {
+        throw new BimuxError("overloaded", `${this.#maxPending} calls already wait for a reply (maxPendingCalls)`);
+      }
       const number = this.#calls.next();
       const frame: Frame = { number, flag: Wire.REQUEST, route, data };
       // The callee may stop working when the caller stops waiting: tell it how long that is.

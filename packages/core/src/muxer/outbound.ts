@@ -33,8 +33,9 @@ export class Outbound {
     readonly owner: OutboundOwner,
     highWaterMark: number,
     maxQueuedBytes: number,
+    frameOverhead: number,
   ) {
-    this.writes = new Backpressure(duplex, highWaterMark, maxQueuedBytes);
+    this.writes = new Backpressure(duplex, highWaterMark, maxQueuedBytes, frameOverhead);
   }
 
   /** Encodes `frame` and writes it; throws `too_large`, `overloaded` or the transport's refusal. */
@@ -95,13 +96,16 @@ export class Outbound {
     const { owner } = this;
     if (owner.closed) return;
     try {
-      this.writes.write(this.encode(frame), frame.flag >= Wire.CANCEL);
+      this.writes.write(this.encode(frame));
     } catch (error) {
       const failure = BimuxError.from(error, "closed");
       const { code, rawMessage } = failure;
-      // A peer that keeps asking but does not read its answers is the slow reader
+      // A peer that keeps asking (or pinging) but does not read its answers is the slow reader
       // backpressure guards against: close rather than buffer without bound.
-      if (code === "overloaded") owner.fail(closeCodeFor(code), failure);
+      if (code === "overloaded") {
+        owner.report(failure);
+        owner.fail(closeCodeFor(code), failure);
+      }
       // An answer too large to send still owes the caller an answer: a short error reply.
       else if (code === "too_large" && !fallback && frame.flag < Wire.CANCEL) {
         this.#answer({ ...frame, flag: Wire.ERROR, data: encodeErrorReply({ code, message: `reply: ${rawMessage}` }) }, true);

@@ -51,4 +51,16 @@ export interface Duplex {
    * What it returns must stay unchanged until it has been sent.
    */
   allocate?(size: number): Uint8Array;
+  /**
+   * Frames handed to `send` and not yet written to the network, if the transport
+   * counts them. Each costs memory beyond its bytes (its buffer, its write request),
+   * so the muxer's budget charges a per-frame overhead for it ({@link DEFAULTS}`.frameOverhead`).
+   */
+  readonly queuedFrames?: number;
+  /** Frames written to the network so far, if the transport counts them: a queue that does not move is a peer that does not read. */
+  readonly sentFrames?: number;
+  /** Stops reading from the network (TCP backpressure), if the transport can; `resume` reads again. */
+  pause?(): void;
+  /** Reads from the network again after `pause`. */
+  resume?(): void;
 }

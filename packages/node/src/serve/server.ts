@@ -7,7 +7,8 @@ import { DEFAULTS, EXTENSIONS_HEADER, EXTENSIONS_PROTOCOL, acceptExtensions, che
 import WebSocket, { WebSocketServer } from "ws";
 import { ConnectionQueue } from "../connection-queue.js";
 import { wsDuplex } from "../ws-duplex.js";
-import { PeerRegistry } from "./peer-registry.js";
+import { InboundBudget } from "./inbound-budget.js";
+import { PeerRegistry, type DuplicateIdPolicy } from "./peer-registry.js";
 import { destroySelf, judge, refuseUpgrade, type Authenticate, type OriginPolicy } from "./upgrade-gate.js";
 import { route } from "./upgrade-router.js";
 
@@ -39,6 +40,15 @@ export interface ServeOptions extends Omit<MuxerOptions, "id" | "onError"> {
   origins?: OriginPolicy;
   /** Take the bimux-ts extensions when a client offers them. Default true. */
   extensions?: boolean;
+  /** What a connection taking the id of a live one gets. Default `"refuse"`: see {@link DuplicateIdPolicy}. */
+  duplicateIds?: DuplicateIdPolicy;
+  /**
+   * Bytes of unfinished inbound messages the server holds across all connections; past it,
+   * the connection holding the most is closed with 1013. Default 48 MiB.
+   */
+  maxInboundBytes?: number;
+  /** Milliseconds an unfinished inbound message may go without progress before its connection is closed with 1008. Default 30 000. */
+  partialMessageTimeout?: number;
 }
 
 /** A running bimux server (the Go `WsServe`). */
@@ -74,15 +84,19 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
     path,
     onConnection,
     authenticate,
-    authenticateTimeout = DEFAULTS.handshakeTimeout,
+    authenticateTimeout = DEFAULTS.authenticateTimeout,
     origins = "same-origin",
     extensions = true,
+    duplicateIds = "refuse",
+    maxInboundBytes = DEFAULTS.maxInboundBytes,
+    partialMessageTimeout = DEFAULTS.partialMessageTimeout,
     ...muxerOptions
   } = options;
   // Refuse what every connection's muxer would refuse, now rather than at each upgrade.
   if (muxerOptions.timeout !== undefined) checkTimeout(muxerOptions.timeout);
   if (muxerOptions.keepalive) checkTimeout(muxerOptions.keepalive.interval ?? DEFAULTS.keepaliveInterval, "keepalive.interval");
   checkTimeout(authenticateTimeout, "authenticateTimeout");
+  checkTimeout(partialMessageTimeout, "partialMessageTimeout");
   const report = (error: BimuxError, muxer?: Muxer): void => {
     if (muxerOptions.onError) muxerOptions.onError(error, muxer);
     else console.error(`bimux: ${error.message}`);
@@ -104,7 +118,10 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
   wss.on("headers", (headers, request) => {
     if (headerAccepted(request)) headers.push(`${EXTENSIONS_HEADER}: ${EXTENSIONS_PROTOCOL}`);
   });
-  const peers = new PeerRegistry();
+  const peers = new PeerRegistry(duplicateIds);
+  const budget = new InboundBudget(maxInboundBytes, checkTimeout(partialMessageTimeout), (reason, code) =>
+    report(new BimuxError(code === 1008 ? "timeout" : "overloaded", reason)),
+  );
   const connections = new ConnectionQueue();
   let nextPeer = 0;
   // One options object for every connection's muxer: per-connection copies and
@@ -137,6 +154,8 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
         if (socket.destroyed) return;
         if (!verdict.accept) return refuseUpgrade(socket, verdict.status, verdict.message || verdict.reason);
         if (closing) return refuseUpgrade(socket, 503);
+        // An id vouched for by authenticate that a live connection has: refused before any WebSocket exists.
+        if (verdict.id !== undefined && !peers.available(verdict.id)) return refuseUpgrade(socket, 409, `id ${JSON.stringify(verdict.id)} is in use`);
         socket.off("error", destroySelf);
         wss.handleUpgrade(request, socket, head, (ws) => accept(ws, request, socket, verdict.id));
       },
@@ -158,8 +177,15 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
       report(BimuxError.from(error, "internal"));
       return;
     }
+    budget.track(ws, socket, (code, reason) => {
+      muxer.close(code, reason);
+      // Stop reading what it sends meanwhile, and give up its memory soon, close handshake or not.
+      socket.pause();
+      setTimeout(() => ws.terminate(), DEFAULTS.closeGrace).unref();
+    });
     muxer.id = id ?? `peer-${++nextPeer}`;
-    peers.add(muxer);
+    // Another connection took this id between the gate and now: the registry closed this one.
+    if (!peers.add(muxer)) return;
     connections.push(muxer);
     try {
       onConnection?.(muxer, request);
@@ -189,6 +215,7 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
     // First let `closing` be set: an onClose hook calling close() again must get this same promise.
     await undefined;
     unroute();
+    budget.stop();
     for (const socket of deciding) socket.destroy();
     deciding.clear();
     connections.end();

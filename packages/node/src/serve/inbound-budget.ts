@@ -1,0 +1,105 @@
+import type { Duplex as NodeStream } from "node:stream";
+import type WebSocket from "ws";
+
+/** One connection's unfinished inbound message, as the budget sees it. */
+interface Holder {
+  /** Bytes received since its last whole message: what the WebSocket parser holds for it. */
+  partial: number;
+  /** When bytes last arrived, on the monotonic clock. */
+  progressed: number;
+  /** Closes the connection with a code and says why. */
+  close(code: number, reason: string): void;
+  closing: boolean;
+}
+
+/**
+ * A server-wide budget for memory held in unfinished inbound messages. Each
+ * message is bounded by `maxMessageSize`, but many connections each sending most
+ * of one and never the rest hold their sum: past `max` bytes across the server, the
+ * connection holding the most is closed (1013, try again later). A partial message
+ * that makes no progress for `stallTimeout` ms is closed too (1008): a peer that
+ * trickles a message, or stops half-way, holds memory for nothing.
+ *
+ * What a connection holds is counted from outside the WebSocket parser: bytes read
+ * from its network stream since its last whole message, less the control frames
+ * (pings, pongs) among them. So it is an estimate, exact to within one network read.
+ */
+export class InboundBudget {
+  #total = 0;
+  readonly #holders = new Set<Holder>();
+  #sweeper: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly max: number,
+    readonly stallTimeout: number,
+    /** Told when a connection is closed for the budget's sake. */
+    readonly onLimit: (reason: string, code: number) => void,
+  ) {}
+
+  /** Bytes held across the server now. */
+  get total(): number {
+    return this.#total;
+  }
+
+  /**
+   * Counts what `ws`, read from `stream`, holds; `close` ends the connection. Call it once
+   * `ws` listens on `stream` (after the upgrade): this budget's listener goes first, so that
+   * a read that completes a message is counted before the message resets the count.
+   */
+  track(ws: WebSocket, stream: NodeStream, close: (code: number, reason: string) => void): void {
+    const holder: Holder = { partial: 0, progressed: 0, close, closing: false };
+    const settle = (partial: number) => {
+      this.#total += partial - holder.partial;
+      holder.partial = partial;
+      if (partial > 0) this.#holders.add(holder);
+      else this.#holders.delete(holder);
+    };
+    stream.prependListener("data", (chunk: Buffer) => {
+      holder.progressed = performance.now();
+      settle(holder.partial + chunk.length);
+      if (this.#total > this.max) this.#evict();
+      this.#sweep();
+    });
+    ws.on("message", () => settle(0));
+    // A control frame read whole is held no more: its header (2 bytes, and 4 of mask from a client) and payload.
+    const control = (data: Buffer) => settle(Math.max(0, holder.partial - data.length - 6));
+    ws.on("ping", control);
+    ws.on("pong", control);
+    ws.on("close", () => settle(0));
+  }
+
+  /** Closes the connection that holds the most, and gives its memory up at once. */
+  #evict(): void {
+    let largest: Holder | undefined;
+    for (const holder of this.#holders) if (!holder.closing && holder.partial > (largest?.partial ?? 0)) largest = holder;
+    if (!largest) return;
+    largest.closing = true;
+    const reason = `unfinished messages over the server's budget of ${this.max} bytes; this connection held ${largest.partial}`;
+    largest.close(1013, reason);
+    this.onLimit(reason, 1013);
+  }
+
+  /** Runs the stall check while any connection holds a partial message. */
+  #sweep(): void {
+    if (this.#sweeper || !Number.isFinite(this.stallTimeout)) return;
+    this.#sweeper = setInterval(() => {
+      const now = performance.now();
+      for (const holder of this.#holders) {
+        if (!holder.closing && now - holder.progressed >= this.stallTimeout) {
+          holder.closing = true;
+          const reason = `an unfinished message made no progress for ${this.stallTimeout} ms`;
+          holder.close(1008, reason);
+          this.onLimit(reason, 1008);
+        }
+      }
+      if (!this.#holders.size) this.stop();
+    }, Math.max(10, Math.min(this.stallTimeout / 3, 1000)));
+    this.#sweeper.unref();
+  }
+
+  /** Stops the stall check (the server is closing, or nothing is held). */
+  stop(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+  }
+}
