@@ -20,6 +20,7 @@ import {
   bimuxFrame,
   closeSeen,
   connectRaw,
+  drained,
   flood,
   frameHeader,
   openUpgrade,
@@ -150,7 +151,7 @@ const attacks = [
           for (let i = 0; i < 63 && Date.now() < until && writable(socket); i++) {
             // FIN=0 on every frame: the message is never finished.
             socket.write(frameHeader(piece.length, { opcode: i === 0 ? Op.binary : Op.continuation, fin: false }));
-            if (!socket.write(piece)) await new Promise((r) => socket.once("drain", r).once("close", r));
+            if (!socket.write(piece)) await drained(socket, until);
             sent += piece.length;
           }
         }),
@@ -283,9 +284,9 @@ async function measure(attack) {
     };
   });
   let died;
-  server.exit.then((exit) => (died = exit));
   await normal.request("reset");
   const started = Date.now();
+  server.exit.then((exit) => (died = { ...exit, after: (Date.now() - started) / 1000 }));
   const report = async () => (await server.request("report")) ?? (latest && { counters: latest.counters });
   let result;
   try {
@@ -297,7 +298,6 @@ async function measure(attack) {
   await sleep(2100); // the window's last calls settle (2 s timeout)
   const calls = await normal.request("report");
   const counters = (await report())?.counters;
-  const elapsed = (Date.now() - started) / 1000;
   const stderr = server.stderr();
   const oom = /heap out of memory|Allocation failed/i.test(stderr);
   const alive = !died; // before the kill below, which is ours
@@ -321,7 +321,7 @@ async function measure(attack) {
     heap: mb(peak.heapUsed),
     external: mb(peak.external),
     rss: mb(peak.rss),
-    server: !alive ? `died (${died.signal ?? `exit ${died.code}`}${oom ? ", OOM" : ""}) after ${elapsed.toFixed(0)} s` : "alive",
+    server: !alive ? `died (${died.signal ?? `exit ${died.code}`}${oom ? ", OOM" : ""}) at ${died.after.toFixed(1)} s` : "alive",
     attacker: result.attacker,
     normal: calls ? `${calls.ok} ok / ${calls.failed} failed of ${calls.calls}` : "no report",
     verdict: failures.length ? `FAIL: ${failures.join("; ")}` : "pass",
