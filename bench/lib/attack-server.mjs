@@ -17,7 +17,7 @@ const counters = {
   onewayRunning: 0, // one-way handlers started and not settled (they never settle)
   onewayPeak: 0,
   attackerConnections: 0,
-  attackerCloses: [], // how the server ended each attacker connection: "1008", …
+  attackerCloses: [], // each attacker connection's end, as the server saw it: { code, at }
   signalListeners: 0, // abort listeners on the application's shared signal, now and at most
   signalListenersPeak: 0,
   s2c: { made: 0, ok: 0, failed: {} }, // attack 2b: the server's own calls to the slow reader
@@ -84,7 +84,7 @@ const server = await serve({
     }
     if (params.get("role") === "attacker") {
       counters.attackerConnections++;
-      void muxer.wait().then((info) => counters.attackerCloses.push(`${info.code}`));
+      void muxer.wait().then((info) => counters.attackerCloses.push({ code: `${info.code}`, at: Date.now() }));
     }
     if (params.get("slow") === "1") void callSlowReader(muxer);
   },
