@@ -272,6 +272,7 @@ async function measure(attack) {
   const normal = await spawn("attack-normal.mjs", [String(port), attack.normal ?? "agent=normal"]);
   await sleep(300); // the normal client's first calls, the server warm
   const baseline = (await server.request("baseline"))?.memory;
+  if (!baseline) throw new Error(`attack ${attack.id}: the server gave no baseline: ${server.stderr()}`);
   let peak = { heapUsed: 0, external: 0, rss: 0, both: 0 };
   let latest;
   server.child.on("message", (msg) => {
