@@ -126,7 +126,7 @@ export function closeCodeFor(code: ErrorCode): number {
       : code === "overloaded"
         ? Close.POLICY_VIOLATION
         : code === "unavailable"
-          ? Close.ABNORMAL
+          ? Close.GOING_AWAY
           : code === "internal"
             ? Close.INTERNAL_ERROR
             : Close.NORMAL;

@@ -145,18 +145,19 @@ describe("serve and dial over real WebSockets", () => {
     b.close();
   });
 
-  it("finds the other peer of a shared id once the one that took it last is gone", async () => {
+  it("keeps the first peer of an id: a second connection taking it is closed, and the id is free once the first is gone", async () => {
     const { server, url } = await start({ onConnection: (m) => (m.id = "agent") });
     const first = await dial(url, { onRpc: () => bytes("first") });
     const second = await dial(url, { onRpc: () => bytes("second") });
-    while (server.peers.size < 2) await new Promise((r) => setTimeout(r, 5));
-    expect(text(await server.peers.get("agent")!.rpc(1, bytes("")))).toBe("second");
-    second.close();
-    while (server.peers.size > 1) await new Promise((r) => setTimeout(r, 5));
+    expect((await second.wait()).code).toBe(1008);
     expect(text(await server.peers.get("agent")!.rpc(1, bytes("")))).toBe("first");
     first.close();
     while (server.peers.size > 0) await new Promise((r) => setTimeout(r, 5));
     expect(server.peers.has("agent")).toBe(false);
+    const third = await dial(url, { onRpc: () => bytes("third") });
+    while (!server.peers.has("agent")) await new Promise((r) => setTimeout(r, 5));
+    expect(text(await server.peers.get("agent")!.rpc(1, bytes("")))).toBe("third");
+    third.close();
   });
 
   it("attaches to an existing HTTP server and leaves its other routes and paths alone", async () => {
@@ -220,18 +221,20 @@ function encodeFrameHex(number: number, flag: number, route: number, data: strin
   return Buffer.from(encodeFrame({ number, flag, route, data: bytes(data) })).toString("hex");
 }
 
-it("PeerRegistry: with three live muxers on one id, losing the latest taker finds the one that took it next-latest", () => {
-  const peers = new PeerRegistry();
-  const make = () => {
+it("PeerRegistry: an id names one live muxer; with the replace policy the newest takes it and the older is closed", () => {
+  const make = (peers: PeerRegistry) => {
     const m = new Muxer(createDuplexPair()[0], { keepalive: false, onIdChange: (mx, prev) => void peers.rename(mx, prev) });
     peers.add(m);
     return m;
   };
-  const a = make(), b = make(), c = make();
-  a.id = "user-1"; // first connection (by now half-dead)
-  b.id = "user-1"; // the client reconnected
-  c.id = "user-1"; // and again
-  expect(peers.get("user-1")).toBe(c);
-  peers.remove(c); // the latest drops
-  expect(peers.get("user-1")).toBe(b); // fails: a, the oldest
+  const refusing = new PeerRegistry();
+  const a = make(refusing), b = make(refusing);
+  a.id = "user-1";
+  b.id = "user-1"; // refused: b is closed and not filed
+  expect([refusing.get("user-1"), b.closed, refusing.size]).toEqual([a, true, 1]);
+  const replacing = new PeerRegistry("replace");
+  const c = make(replacing), d = make(replacing);
+  c.id = "user-1";
+  d.id = "user-1"; // the client reconnected: the newer wins
+  expect([replacing.get("user-1"), c.closed, replacing.size]).toEqual([d, true, 1]);
 });

@@ -3,33 +3,40 @@ export interface AbortWatcher {
   handleEvent(): void;
 }
 
-/** Signals being watched, each with its watchers. */
-const watched = new WeakMap<AbortSignal, Set<AbortWatcher>>();
+/** The watchers of one signal, and the one listener that tells them. */
+interface Watched extends Set<AbortWatcher> {
+  listener?: () => void;
+}
+
+/** Signals being watched. */
+const watched = new WeakMap<AbortSignal, Watched>();
 
 /**
  * Tells `watcher` when `signal` aborts, with one listener on the signal however many
  * calls share it: an application that passes one signal to thousands of calls would
- * otherwise add a listener for each (and Node warns past ten).
+ * otherwise add a listener for each (and Node warns past ten). The listener goes when
+ * the last watcher stops watching.
  */
 export function watch(signal: AbortSignal, watcher: AbortWatcher): void {
   let watchers = watched.get(signal);
   if (!watchers) {
-    const all = (watchers = new Set());
+    const all: Watched = (watchers = new Set());
+    all.listener = () => {
+      watched.delete(signal);
+      // Each is told once, in the order they started watching; one that stops another meanwhile is fine.
+      for (const each of [...all]) if (all.delete(each)) each.handleEvent();
+    };
     watched.set(signal, all);
-    signal.addEventListener(
-      "abort",
-      () => {
-        watched.delete(signal);
-        // Each is told once, in the order they started watching; one that stops another meanwhile is fine.
-        for (const each of [...all]) if (all.delete(each)) each.handleEvent();
-      },
-      { once: true },
-    );
+    signal.addEventListener("abort", all.listener, { once: true });
   }
   watchers.add(watcher);
 }
 
-/** Stops telling `watcher` of `signal`. The signal keeps its one listener until it aborts or is collected. */
+/** Stops telling `watcher` of `signal`; the signal's listener goes with its last watcher. */
 export function unwatch(signal: AbortSignal, watcher: AbortWatcher): void {
-  watched.get(signal)?.delete(watcher);
+  const watchers = watched.get(signal);
+  if (watchers?.delete(watcher) && !watchers.size) {
+    watched.delete(signal);
+    signal.removeEventListener("abort", watchers.listener!);
+  }
 }

@@ -20,7 +20,8 @@ export class Backpressure {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #duplex: Duplex;
   #highWaterMark: number;
-  #limit: number;
+  /** What the transport may hold, in bytes, before writes fail: `highWaterMark + maxQueuedBytes`. */
+  readonly limit: number;
   #frameOverhead: number;
   // The transport's count of frames sent at the last check, and whether its queue moved since.
   #lastSent = -1;
@@ -28,7 +29,7 @@ export class Backpressure {
   constructor(duplex: Duplex, highWaterMark: number, maxQueuedBytes: number, frameOverhead: number) {
     this.#duplex = duplex;
     this.#highWaterMark = highWaterMark;
-    this.#limit = highWaterMark + maxQueuedBytes;
+    this.limit = highWaterMark + maxQueuedBytes;
     this.#frameOverhead = frameOverhead;
   }
 
@@ -40,7 +41,7 @@ export class Backpressure {
 
   /** Hands `bytes` to the transport, or throws `overloaded` when it already holds more than the limit. */
   write(bytes: Uint8Array): void {
-    if (this.cost > this.#limit) {
+    if (this.cost > this.limit) {
       throw new BimuxError("overloaded", `send buffer full: the peer reads too slowly`);
     }
     this.#duplex.send(bytes);

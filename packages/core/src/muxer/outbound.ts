@@ -38,24 +38,18 @@ export class Outbound {
     this.writes = new Backpressure(duplex, highWaterMark, maxQueuedBytes, frameOverhead);
   }
 
-  /** Encodes `frame` and writes it; throws `too_large`, `overloaded` or the transport's refusal. */
-  write(frame: Frame): void {
-    this.writes.write(this.encode(frame));
-  }
-
-  /** Writes `bytes` as they are (Go `WritePacket`); throws as {@link write}. */
-  writeRaw(bytes: Uint8Array): void {
-    this.writes.write(this.checkSize(bytes));
-  }
-
   /** Writes a reply (response or error reply) to the peer, unless the connection is gone. */
   reply(frame: Frame): void {
     this.#answer(frame);
   }
 
-  /** Tells the callee of call `number` to stop: only a peer that negotiated it knows the flag (Go would drop it). */
+  /**
+   * Tells the callee of call `number` to stop: only a peer that negotiated it knows the flag
+   * (Go would drop it). Best effort: past the budget it is not queued, and the callee stops
+   * at the deadline the request carried instead.
+   */
   abandoned(number: number): void {
-    if (this.extensions) this.#control(number, Wire.CANCEL);
+    if (this.extensions && this.writes.cost <= this.writes.limit) this.#control(number, Wire.CANCEL);
   }
 
   /** Answers a ping. */

@@ -1,8 +1,6 @@
 // How bimux keeps time: the deadlines of outbound calls and the keepalive ticks.
-// This is the server-scale version, for a process holding thousands of
-// connections and hundreds of thousands of calls a second; `timers.browser.ts`
-// is what a page gets instead (the `browser` build of this package), where
-// simpler timers cost fewer bytes. Both keep the same contract, tested alike.
+// Built for a server holding thousands of connections and hundreds of thousands
+// of calls a second; a page, with a few calls at a time, runs the same code.
 
 /** Something that expires at a deadline: an outbound call waiting for its reply. */
 export interface Deadline {

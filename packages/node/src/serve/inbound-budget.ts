@@ -49,6 +49,8 @@ export class InboundBudget {
   track(ws: WebSocket, stream: NodeStream, close: (code: number, reason: string) => void): void {
     const holder: Holder = { partial: 0, progressed: 0, close, closing: false };
     const settle = (partial: number) => {
+      // A connection being closed for the budget gave its share up: what it still sends is not read for long.
+      if (holder.closing) partial = 0;
       this.#total += partial - holder.partial;
       holder.partial = partial;
       if (partial > 0) this.#holders.add(holder);
@@ -73,10 +75,18 @@ export class InboundBudget {
     let largest: Holder | undefined;
     for (const holder of this.#holders) if (!holder.closing && holder.partial > (largest?.partial ?? 0)) largest = holder;
     if (!largest) return;
-    largest.closing = true;
     const reason = `unfinished messages over the server's budget of ${this.max} bytes; this connection held ${largest.partial}`;
+    this.#give(largest);
     largest.close(1013, reason);
     this.onLimit(reason, 1013);
+  }
+
+  /** Takes `holder` out of the count: it is being closed. */
+  #give(holder: Holder): void {
+    this.#total -= holder.partial;
+    holder.partial = 0;
+    holder.closing = true;
+    this.#holders.delete(holder);
   }
 
   /** Runs the stall check while any connection holds a partial message. */
@@ -86,7 +96,7 @@ export class InboundBudget {
       const now = performance.now();
       for (const holder of this.#holders) {
         if (!holder.closing && now - holder.progressed >= this.stallTimeout) {
-          holder.closing = true;
+          this.#give(holder);
           const reason = `an unfinished message made no progress for ${this.stallTimeout} ms`;
           holder.close(1008, reason);
           this.onLimit(reason, 1008);

@@ -215,16 +215,20 @@ describe("4: a second connection taking a live peer id", () => {
   });
 
   it("an id the application sets in onConnection that is live: the newcomer is closed with 1008, the registry keeps the first", async () => {
+    const arrived: Muxer[] = [];
     const { server, url } = await start({
       handlers,
       onConnection: (muxer, request) => {
+        arrived.push(muxer);
         muxer.id = byAgent(request) ?? muxer.id;
       },
     });
     const victim = await wellBehaved(agent(url, "a1"), "victim");
     const first = await nextPeer(server);
     const attacker: Attacker = await attack(agent(url, "a1"));
-    const newcomer = await nextPeer(server);
+    // Closed as it took the id, so it never reaches server.connections (which hands out live ones only).
+    await eventually(() => arrived.length === 2, 2000);
+    const newcomer = arrived[1]!;
     await eventually(() => newcomer.closed, 2000);
     expect(newcomer.closeDetails?.code).toBe(1008);
     expect(server.peers.get("a1")).toBe(first);
