@@ -345,6 +345,8 @@ const mb = (bytes) => (bytes / MB).toFixed(0);
 
 // ------------------------------------------------------------------ main
 const selected = attacks.filter((a) => !only.length || only.some((o) => a.id === o || a.id.startsWith(o)));
+const unknown = only.filter((o) => !attacks.some((a) => a.id.startsWith(o)));
+if (unknown.length) throw new Error(`no attack ${unknown.join(", ")}; there are ${attacks.map((a) => a.id).join(", ")}`);
 const t0 = Date.now();
 console.log(`# bimux attacks, ${new Date().toISOString()}; node ${process.version}; --seconds ${seconds}`);
 const rows = [];
