@@ -31,6 +31,7 @@ import {
 const here = dirname(fileURLToPath(import.meta.url));
 const MB = 1024 * 1024;
 const LIMIT_MB = 64;
+const OLD_SPACE_MB = 256; // the server's --max-old-space-size
 const CLEAR_CODES = new Set(["1008", "1009", "1013"]);
 
 // ------------------------------------------------------------------ options
@@ -269,13 +270,13 @@ function tally(values) {
 // ------------------------------------------------------------------ one attack
 async function measure(attack) {
   const duration = Math.min(15, Math.max(seconds, attack.minSeconds ?? 0));
-  const server = await spawn("attack-server.mjs", [attack.id, String(duration)], ["--max-old-space-size=256", "--expose-gc"]);
+  const server = await spawn("attack-server.mjs", [attack.id, String(duration)], [`--max-old-space-size=${OLD_SPACE_MB}`, "--expose-gc"]);
   const { port } = server.ready;
   const normal = await spawn("attack-normal.mjs", [String(port), attack.normal ?? "agent=normal"]);
   await sleep(300); // the normal client's first calls, the server warm
   const baseline = (await server.request("baseline"))?.memory;
   if (!baseline) throw new Error(`attack ${attack.id}: the server gave no baseline: ${server.stderr()}`);
-  let peak = { heapUsed: 0, external: 0, rss: 0, both: 0 };
+  let peak = { heapUsed: 0, external: 0, rss: 0, both: 0, heapUsedMax: 0 };
   let latest;
   server.child.on("message", (msg) => {
     if (!msg.report) return;
@@ -286,6 +287,7 @@ async function measure(attack) {
       external: Math.max(peak.external, external - baseline.external),
       rss: Math.max(peak.rss, rss),
       both: Math.max(peak.both, heapUsed + external - baseline.heapUsed - baseline.external),
+      heapUsedMax: Math.max(peak.heapUsedMax, heapUsed),
     };
   });
   let died;
@@ -328,7 +330,8 @@ async function measure(attack) {
     heap: mb(peak.heapUsed),
     external: mb(peak.external),
     rss: mb(peak.rss),
-    server: !alive ? `died (${died.signal ?? `exit ${died.code}`}${oom ? ", OOM" : ""}) at ${died.after.toFixed(1)} s` : "alive",
+    // A server whose heap reached 90 % of its old space spends its time collecting: alive only just.
+    server: alive && peak.heapUsedMax >= 0.9 * OLD_SPACE_MB * MB ? `alive, at the heap limit` : !alive ? `died (${died.signal ?? `exit ${died.code}`}${oom ? ", OOM" : ""}) at ${died.after.toFixed(1)} s` : "alive",
     attacker: result.attacker,
     normal: calls ? `${calls.ok} ok / ${calls.failed} failed of ${calls.calls}` : "no report",
     verdict: failures.length ? `FAIL: ${failures.join("; ")}` : "pass",
