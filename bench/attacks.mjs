@@ -11,6 +11,7 @@
 // alive, the normal client still answered (no failures), and the attacker closed with a
 // clear code (1008/1009/1013) or refused at the upgrade; plus the checks of each attack.
 import { fork } from "node:child_process";
+import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -353,7 +354,9 @@ const selected = attacks.filter((a) => !only.length || only.some((o) => a.id ===
 const unknown = only.filter((o) => !attacks.some((a) => a.id.startsWith(o)));
 if (unknown.length) throw new Error(`no attack ${unknown.join(", ")}; there are ${attacks.map((a) => a.id).join(", ")}`);
 const t0 = Date.now();
-console.log(`# bimux attacks, ${new Date().toISOString()}; node ${process.version}; --seconds ${seconds}`);
+// The machine may be shared: its load says how far the timings (not the memory) can be trusted.
+const load = () => os.loadavg()[0].toFixed(1);
+console.log(`# bimux attacks, ${new Date().toISOString()}; node ${process.version}; ${os.availableParallelism()} CPUs; --seconds ${seconds}; 1-min load average ${load()} at start`);
 const rows = [];
 for (const attack of selected) {
   process.stderr.write(`attack ${attack.id}: ${attack.name} …\n`);
@@ -369,7 +372,7 @@ const out = [
   "| --- | --- | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- |",
   ...rows.map((r) => `| ${r.id} | ${r.name} | ${r.seconds} | ${r.heap} | ${r.external} | ${r.rss} | ${r.server} | ${r.attacker} | ${r.normal} | ${r.verdict} | ${r.notes} |`),
   "",
-  `${rows.filter((r) => r.verdict === "pass").length}/${rows.length} pass; ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+  `${rows.filter((r) => r.verdict === "pass").length}/${rows.length} pass; ${((Date.now() - t0) / 1000).toFixed(0)} s; 1-min load average ${load()} at end`,
   "",
 ];
 // Exit only once the table is out: stdout to a pipe is asynchronous, and a bare exit cuts it.
