@@ -6,7 +6,7 @@
 // (`bun`, `deno` on npm, with their platform binaries), run directly, not through
 // their npm wrappers, so that a kill reaches the runtime itself.
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -93,13 +93,20 @@ function said(stdout: string): Record<string, string> {
   return lines;
 }
 
-const built = ["packages/node/dist/index.js", "packages/browser/dist/index.js", "packages/core/dist/index.js"];
+/** Fails unless each package's build is there and newer than its sources: the clients run the built code. */
+function checkBuilt(): void {
+  for (const pkg of ["core", "node", "browser"]) {
+    const dist = join(root, "packages", pkg, "dist", "index.js");
+    if (!existsSync(dist)) throw new Error(`${dist} is missing: the runtime clients import the built packages, run pnpm run build first`);
+    const src = join(root, "packages", pkg, "src");
+    const newest = Math.max(...readdirSync(src, { recursive: true, encoding: "utf8" }).map((file) => statSync(join(src, file)).mtimeMs));
+    if (newest > statSync(dist).mtimeMs) throw new Error(`packages/${pkg}/src is newer than its dist: the runtime clients import the built packages, run pnpm run build first`);
+  }
+}
 
 describe.each(runtimes)("in $name", (runtime) => {
   it.each(packages)("@bimux/%s dials a Node server, and calls go both ways", async (pkg) => {
-    for (const file of built) {
-      if (!existsSync(join(root, file))) throw new Error(`${file} is missing: the runtime clients import the built packages, run pnpm run build first`);
-    }
+    checkBuilt();
     const binary = runtime.binary();
     if (!existsSync(binary)) throw new Error(`no ${runtime.name} binary at ${binary}: pnpm install (the root devDependency ${runtime.name} brings it)`);
 
@@ -115,7 +122,15 @@ describe.each(runtimes)("in $name", (runtime) => {
           return reply;
         },
       },
-      onConnection: (peer) => {
+      onConnection: (peer, request) => {
+        if (request.url?.endsWith("?drop")) {
+          // The connection under the WebSocket, cut without a close frame once the client has answered.
+          peer.rpc(5, bytes("")).then(
+            () => request.socket.destroy(),
+            (error: unknown) => failures.push(error),
+          );
+          return;
+        }
         peer.rpc(2, bytes("ping from server")).then(
           (answer) => {
             answers.push(text(answer));
@@ -145,6 +160,8 @@ describe.each(runtimes)("in $name", (runtime) => {
     // Both transports negotiate the extensions: @bimux/node in a header, @bimux/browser as a subprotocol.
     expect(lines.extensions, context).toBe("true");
     expect(lines.closed, context).toBe("1000");
+    // A connection lost without a close frame ends with 1006 (Deno's own WebSocket says 0: see closeCode in core).
+    expect(lines.dropped, context).toBe("1006");
     expect(result.code, context).toBe(0);
     await server.close();
   }, CHILD_LIMIT + 10_000);
