@@ -46,6 +46,24 @@ describe("dial in a browser", () => {
     expect((await again).extensions).toBe(false);
   });
 
+  // Deno's WebSocket reports a connection that failed or dropped as close code 0, where the spec says 1006.
+  it("reads close code 0 (Deno's for a failed handshake) as 1006, and still dials again without the offer", async () => {
+    const url = "ws://127.0.0.1:4/go-server";
+    const dialing = dial(url, { keepalive: false });
+    FakeWebSocket.made[0]!.dispatchEvent(new Event("error"));
+    FakeWebSocket.made[0]!.end(0);
+    await vi.waitFor(() => expect(FakeWebSocket.made).toHaveLength(2));
+    expect(FakeWebSocket.made[1]!.protocols).toEqual([]);
+    FakeWebSocket.made[1]!.accept("");
+    expect((await dialing).extensions).toBe(false);
+  });
+
+  it("ends the muxer with 1006, not 0, when the connection drops in Deno", async () => {
+    const [muxer, ws] = await connected();
+    ws.end(0);
+    expect(await muxer.wait()).toMatchObject({ code: 1006, initiator: "remote" });
+  });
+
   it("does not dial again when the first handshake timed out or was refused for another reason", async () => {
     const refused = rejectionOf(dial("ws://127.0.0.1:3/down", { keepalive: false }));
     FakeWebSocket.made[0]!.end(1013, "try later");

@@ -55,6 +55,15 @@ describe("openWebSocket", () => {
     expect(error.rawMessage).toContain("1013");
   });
 
+  it("names close code 0 (Deno's for a failed connection) 1006, as the spec does", async () => {
+    const opening = openWebSocket("ws://127.0.0.1:1/mux");
+    FakeWebSocket.only().end(0);
+    const error = await rejection(opening);
+    expect(error.code).toBe("unavailable");
+    expect(error.cause).toBe(1006);
+    expect(error.rawMessage).toContain("close 1006");
+  });
+
   it("gives up after the handshake timeout and closes the socket", async () => {
     vi.useFakeTimers();
     const opening = openWebSocket("ws://127.0.0.1:1/mux", { timeout: 500 });

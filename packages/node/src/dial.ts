@@ -80,7 +80,9 @@ const transport: WebSocketTransport<WebSocket> = {
     handshakes.set(ws, handshake);
     ws.on("upgrade", (response) => {
       handshake.extensions = extensions && response.headers[EXTENSIONS_HEADER] === EXTENSIONS_PROTOCOL;
-      handshake.stream = response.socket;
+      // Bun's `ws` hands over a response without a socket (null), and its ws._socket cannot cork:
+      // frames go out one by one there. Deno's has a socket that corks. (See wsDuplex.)
+      handshake.stream = response.socket ?? undefined;
     });
     // Listening for it keeps ws from failing at once: the status and the server's reason are read first.
     ws.on("unexpected-response", (_request, response) => {

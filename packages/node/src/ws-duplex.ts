@@ -20,7 +20,7 @@ type Owned = WebSocket & { [DUPLEX]: WsDuplex };
  * `stream` is the connection under the WebSocket, as Node's HTTP server or client
  * handed it over in the upgrade (both give it out): where it can be corked, a tick's
  * frames leave in one write. Without it, or on a runtime whose stream cannot cork
- * (Bun), frames are written one by one.
+ * (Bun, whose upgrade response has no socket), frames are written one by one; Deno's corks.
  *
  * It listens from the moment it is made and holds what arrives until `open`:
  * a server may call the instant the handshake is done, and `ws` can emit that

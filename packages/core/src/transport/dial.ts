@@ -4,7 +4,7 @@ import { Muxer, type MuxerOptions } from "../muxer/muxer.js";
 import { offeredProtocols } from "../negotiation.js";
 import { ReconnectingMuxer, type ReconnectOptions, type ReconnectingMuxerOptions } from "../reconnect.js";
 import type { Duplex } from "./duplex.js";
-import type { WebSocketLike } from "./websocket.js";
+import { closeCode, type WebSocketLike } from "./websocket.js";
 import { webSocketDuplex } from "./websocket-duplex.js";
 
 /** Options of a dial: the muxer's hooks and settings, and how to connect. */
@@ -128,10 +128,11 @@ export function openWebSocket<S extends WebSocketLike>(
     // A failed connection is an error event, then a close: the code, and what the transport saw, is all there is.
     socket.onclose = (event) => {
       const refused = transport.refusal?.(socket);
+      const code = closeCode(event.code);
       fail(
         refused
           ? upgradeRefused(url, refused.status, refused.message)
-          : new BimuxError("unavailable", `cannot connect to ${url} (close ${event.code}${failure ? `: ${failure}` : ""})`, { cause: event.code }),
+          : new BimuxError("unavailable", `cannot connect to ${url} (close ${code}${failure ? `: ${failure}` : ""})`, { cause: code }),
       );
     };
   });

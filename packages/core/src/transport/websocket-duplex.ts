@@ -1,5 +1,5 @@
 import type { Duplex, DuplexSink } from "./duplex.js";
-import type { WebSocketLike } from "./websocket.js";
+import { closeCode, type WebSocketLike } from "./websocket.js";
 
 /**
  * Adapts an open W3C `WebSocket` (a browser's, Deno's, Bun's, or any
@@ -23,7 +23,7 @@ export function webSocketDuplex(ws: WebSocketLike): Duplex {
   const early: Received[] = [];
   const deliver = (event: Received) => {
     if (!sink) early.push(event);
-    else if ("code" in event) sink.closed(event.code, event.reason);
+    else if ("code" in event) sink.closed(closeCode(event.code), event.reason);
     else {
       const { data } = event;
       sink.message(typeof data === "string" ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : (data as Uint8Array));

@@ -25,3 +25,14 @@ export interface WebSocketLike {
   send(data: Uint8Array): void;
   close(code?: number, reason?: string): void;
 }
+
+/**
+ * A socket's close code as the WHATWG spec has it: 1006 for a connection that ended
+ * without a close frame. Deno's `WebSocket` reports that (a refused or failed
+ * connection, a dropped one) as code 0, which names no close at all; without this a
+ * lost connection would end a muxer with code 0, and the dial's retry without the
+ * extensions, which waits for a failed handshake's 1006, would not know it.
+ */
+export function closeCode(code: number): number {
+  return code === 0 ? 1006 : code;
+}
