@@ -26,7 +26,8 @@ function diagnostics(source: string): string[] {
   }
 }
 
-describe("BimuxError's published type", () => {
+// Each case compiles a small program against the built types with the DOM and Node libs: seconds each, more on a busy machine.
+describe("BimuxError's published type", { timeout: 60_000 }, () => {
   it("lets an application's subclass have a symbol-keyed member", () => {
     expect(diagnostics(`
       import { BimuxError } from "@bimux/core";
