@@ -10,7 +10,14 @@ process.on("disconnect", () => process.exit(0));
 
 const options = { handlers: { 3: () => new Uint8Array(0) }, onError: () => {}, timeout: 2000 };
 let muxer = await dial(url, options);
-const fresh = () => ({ calls: 0, ok: 0, failed: 0, lastError: undefined });
+// errors: failures by code; firstFailure: ms from the window's start to the first failed call's start.
+const fresh = () => ({ calls: 0, ok: 0, failed: 0, lastError: undefined, errors: {}, firstFailure: undefined, started: Date.now() });
+const failed = (tally, code, at) => {
+  tally.failed++;
+  tally.lastError = code;
+  tally.errors[code] = (tally.errors[code] ?? 0) + 1;
+  tally.firstFailure ??= at - tally.started;
+};
 let counts = fresh();
 let frozen; // the window's tally, once the window is over: its last calls may still settle
 let redialing = false;
@@ -20,9 +27,9 @@ const payload = new TextEncoder().encode("normal");
 setInterval(() => {
   const tally = counts; // a call out when the window ends still counts in that window
   tally.calls++;
+  const at = Date.now();
   if (muxer.closed) {
-    tally.failed++;
-    tally.lastError = "disconnected";
+    failed(tally, "disconnected", at);
     if (!redialing && Date.now() - lastDial > 1000) {
       redialing = true;
       lastDial = Date.now();
@@ -35,10 +42,7 @@ setInterval(() => {
   }
   muxer.rpc(1, payload).then(
     () => tally.ok++,
-    (error) => {
-      tally.failed++;
-      tally.lastError = error.code;
-    },
+    (error) => failed(tally, error.code, at),
   );
 }, 50).unref();
 

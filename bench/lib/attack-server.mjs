@@ -4,6 +4,7 @@
 // that calls the client back, a one-way route, peers named from the URL), and reports its
 // memory and a few counters over IPC every 200 ms. It exits when the orchestrator goes away.
 import { getEventListeners } from "node:events";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { serve } from "@bimux/node";
 
@@ -23,6 +24,8 @@ const counters = {
   s2c: { made: 0, ok: 0, failed: {} }, // attack 2b: the server's own calls to the slow reader
   takeover: { toFirst: 0, toOther: 0, missing: 0, ok: 0, failed: 0 }, // attack 4
 };
+// The longest the event loop was held up (ms), since the attack started: what a normal client's call waits for.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 process.on("warning", (warning) => {
   counters.warnings[warning.name] = (counters.warnings[warning.name] ?? 0) + 1;
 });
@@ -128,6 +131,7 @@ function report() {
   const listeners = getEventListeners(shutdown.signal, "abort").length;
   counters.signalListeners = listeners;
   counters.signalListenersPeak = Math.max(counters.signalListenersPeak, listeners);
+  counters.loopDelayMaxMs = Math.round(loopDelay.max / 1e6);
   return { memory: process.memoryUsage(), counters };
 }
 
@@ -140,6 +144,7 @@ process.on("message", async (msg) => {
       globalThis.gc?.();
       await sleep(30);
     }
+    if (!loopDelay.count) loopDelay.enable(); // the first baseline starts the attack's window
     process.send({ id: msg.id, ok: true, ...report() });
   } else if (msg.cmd === "report") {
     process.send({ id: msg.id, ok: true, ...report() });
