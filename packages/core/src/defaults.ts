@@ -39,9 +39,11 @@ export const DEFAULTS = {
   /** Reconnect: a connection that lasts less than this many ms counts as a failed attempt. */
   stableAfter: 5000,
   /** Server: bytes of unfinished inbound messages held across all connections before the largest holder is closed. */
-  maxInboundBytes: 48 * MiB,
-  /** Server: ms an unfinished inbound message may go without a byte before its connection is closed. */
+  maxInboundBytes: 32 * MiB,
+  /** Server: ms an unfinished inbound message may go without progress before its connection is closed. */
   partialMessageTimeout: 30_000,
+  /** Server: upgrade requests waiting for the authenticate hook at once; more are answered 503. */
+  maxPendingUpgrades: 1024,
   /** Server: ms the authenticate hook may take before the upgrade is answered 503. */
   authenticateTimeout: 10_000,
   /** Server: how long `close()` lets peers answer the close handshake, in ms. */

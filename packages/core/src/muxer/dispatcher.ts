@@ -164,6 +164,11 @@ export class Dispatcher {
     return this.#inFlight?.size ?? 0;
   }
 
+  /** True while one-way messages wait for handlers to finish, and the transport is paused. */
+  get holding(): boolean {
+    return !!this.#backlog;
+  }
+
   /** Serves requests on `route` with `handler`; returns a function that removes it. */
   handle(route: number, handler: RpcHandler): () => void {
     return register((this.#rpcRoutes ??= new Map()), route, handler);
@@ -233,7 +238,7 @@ export class Dispatcher {
     // Stacks and causes stay on this side unless the application asked otherwise; a message
     // is cut to 1 KiB.
     const stack = this.#options.exposeStack && value instanceof Error && value.stack;
-    const message = stack ? `${rawMessage}\n${stack}` : rawMessage.slice(0, DEFAULTS.maxErrorMessage);
+    const message = stack ? `${rawMessage}\n${stack}` : cut(rawMessage, DEFAULTS.maxErrorMessage);
     this.#replies.reply({ number, flag: Wire.ERROR, route, data: encodeErrorReply({ code, message }) });
   }
 
@@ -316,6 +321,13 @@ function register<H>(routes: Map<number, H>, route: number, handler: H): () => v
   return () => {
     if (routes.get(route) === handler) routes.delete(route);
   };
+}
+
+/** `text` cut to `max` UTF-16 units, never between the two halves of a surrogate pair. */
+function cut(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const last = text.charCodeAt(max - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
 }
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {

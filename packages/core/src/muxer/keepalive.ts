@@ -8,6 +8,8 @@ export interface KeepaliveOwner {
   lost(): void;
   /** True when what we sent has not moved since the last tick: a peer that talks but does not read is not alive. */
   stalled(): boolean;
+  /** True while we stopped reading on purpose (handlers at their limit): the silence is ours, not the peer's. */
+  holding(): boolean;
 }
 
 /**
@@ -41,7 +43,7 @@ export class Keepalive implements Ticking {
   tick(): void {
     // Asked every tick, so that "since the last tick" holds.
     const stalled = this.#owner.stalled();
-    if (this.#heard && !stalled) {
+    if ((this.#heard || this.#owner.holding()) && !stalled) {
       this.#heard = this.#probed = false;
     } else if (!this.#probed) {
       this.#probed = this.#owner.probe();

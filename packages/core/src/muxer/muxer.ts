@@ -163,6 +163,7 @@ export class Muxer {
       this.#keepalive = new Keepalive(interval, {
         probe: () => outbound.probe(),
         stalled: () => outbound.writes.stalled(),
+        holding: () => this.#dispatcher.holding,
         // The peer stopped answering: give up on it now, rather than wait for TCP to notice.
         // Dropped where the transport can: a dead peer answers no close handshake.
         lost: () => this.#fail(Close.ABNORMAL, new BimuxError("unavailable", "peer stopped answering keepalive"), duplex.terminate ? 0 : Close.GOING_AWAY),

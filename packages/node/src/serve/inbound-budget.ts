@@ -5,7 +5,8 @@ import type WebSocket from "ws";
 interface Holder {
   /** Bytes received since its last whole message: what the WebSocket parser holds for it. */
   partial: number;
-  /** When bytes last arrived, on the monotonic clock. */
+  /** The most it held since its last whole message, and when that grew last (monotonic clock). */
+  peak: number;
   progressed: number;
   /** Closes the connection with a code and says why. */
   close(code: number, reason: string): void;
@@ -16,9 +17,11 @@ interface Holder {
  * A server-wide budget for memory held in unfinished inbound messages. Each
  * message is bounded by `maxMessageSize`, but many connections each sending most
  * of one and never the rest hold their sum: past `max` bytes across the server, the
- * connection holding the most is closed (1013, try again later). A partial message
- * that makes no progress for `stallTimeout` ms is closed too (1008): a peer that
- * trickles a message, or stops half-way, holds memory for nothing.
+ * connection holding the most is closed (1013, try again later). A message that
+ * makes no progress for `stallTimeout` ms is closed too (1008): a peer that stops
+ * half-way holds memory for nothing. Pings and pongs between its pieces are no
+ * progress; a byte now and then is (it cannot be told from a slow link), and is
+ * bounded by `maxMessageSize` and this budget.
  *
  * What a connection holds is counted from outside the WebSocket parser: bytes read
  * from its network stream since its last whole message, less the control frames
@@ -47,17 +50,18 @@ export class InboundBudget {
    * a read that completes a message is counted before the message resets the count.
    */
   track(ws: WebSocket, stream: NodeStream, close: (code: number, reason: string) => void): void {
-    const holder: Holder = { partial: 0, progressed: 0, close, closing: false };
+    const holder: Holder = { partial: 0, peak: 0, progressed: 0, close, closing: false };
     const settle = (partial: number) => {
-      // A connection being closed for the budget gave its share up: what it still sends is not read for long.
+      // A connection being closed gave its share up: what it still sends is not read for long.
       if (holder.closing) partial = 0;
+      if (partial === 0) holder.peak = 0;
+      else if (holder.partial === 0) holder.progressed = performance.now();
       this.#total += partial - holder.partial;
       holder.partial = partial;
       if (partial > 0) this.#holders.add(holder);
       else this.#holders.delete(holder);
     };
     stream.prependListener("data", (chunk: Buffer) => {
-      holder.progressed = performance.now();
       settle(holder.partial + chunk.length);
       if (this.#total > this.max) this.#evict();
       this.#sweep();
@@ -67,6 +71,8 @@ export class InboundBudget {
     const control = (data: Buffer) => settle(Math.max(0, holder.partial - data.length - 6));
     ws.on("ping", control);
     ws.on("pong", control);
+    // ws failed the connection (a message over maxPayload, a protocol error): it reads no more of it.
+    ws.on("error", () => this.#give(holder));
     ws.on("close", () => settle(0));
   }
 
@@ -95,7 +101,11 @@ export class InboundBudget {
     this.#sweeper = setInterval(() => {
       const now = performance.now();
       for (const holder of this.#holders) {
-        if (!holder.closing && now - holder.progressed >= this.stallTimeout) {
+        // Progress is growth between two sweeps, net of the control frames read meanwhile.
+        if (holder.partial > holder.peak) {
+          holder.peak = holder.partial;
+          holder.progressed = now;
+        } else if (!holder.closing && now - holder.progressed >= this.stallTimeout) {
           this.#give(holder);
           const reason = `an unfinished message made no progress for ${this.stallTimeout} ms`;
           holder.close(1008, reason);

@@ -47,7 +47,10 @@ export interface ServeOptions extends Omit<MuxerOptions, "id" | "onError"> {
    * the connection holding the most is closed with 1013. Default 48 MiB.
    */
   maxInboundBytes?: number;
-  /** Milliseconds an unfinished inbound message may go without progress before its connection is closed with 1008. Default 30 000. */
+  /**
+   * Milliseconds an unfinished inbound message may go without progress (pings and pongs are
+   * none) before its connection is closed with 1008: a stalled message holds memory for nothing. Default 30 000.
+   */
   partialMessageTimeout?: number;
 }
 
@@ -142,24 +145,43 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
   const deciding = new Set<NodeStream>();
 
   const onUpgrade = (request: IncomingMessage, socket: NodeStream, head: Buffer): void => {
-    if (closing) return refuseUpgrade(socket, 503);
+    // Upgrades waiting for a verdict hold a socket and the hook's work each: bounded, as connections are.
+    if (closing || deciding.size >= DEFAULTS.maxPendingUpgrades) return refuseUpgrade(socket, 503);
     // The socket may fail while we wait for the gate's verdict. (A listener made here
     // would keep this scope, request and head included, for the connection's whole
     // life: hence one shared function, removed again.)
     socket.on("error", destroySelf);
     deciding.add(socket);
-    judge(request, { authenticate, authenticateTimeout, origins }).then(
+    // The hook hears of a client that went away, if it has work to stop: the socket is read
+    // meanwhile to notice its end, and what a client sends early goes on after the upgrade's head.
+    const gone = new AbortController();
+    const early: Buffer[] = [];
+    let earlyBytes = 0;
+    const closed = () => gone.abort();
+    const read = (chunk: Buffer) => {
+      early.push(chunk);
+      // A client that talks before it is let in is not waiting for a verdict: no buffering for it.
+      if ((earlyBytes += chunk.length) > EARLY_LIMIT) socket.destroy();
+    };
+    // Not paused: the socket flows on to ws's own listener, which the upgrade adds in the same tick.
+    const stopReading = () => void socket.off("data", read).off("end", closed).off("close", closed);
+    socket.on("data", read).once("end", closed).once("close", closed);
+    judge(request, { authenticate, authenticateTimeout, origins, signal: gone.signal }).then(
       (verdict) => {
+        stopReading();
         deciding.delete(socket);
         if (socket.destroyed) return;
-        if (!verdict.accept) return refuseUpgrade(socket, verdict.status, verdict.message || verdict.reason);
+        // The body says only what the application chose to say: the reason (a hook's verdict, say) is for the logs.
+        if (!verdict.accept) return refuseUpgrade(socket, verdict.status, verdict.message);
         if (closing) return refuseUpgrade(socket, 503);
         // An id vouched for by authenticate that a live connection has: refused before any WebSocket exists.
         if (verdict.id !== undefined && !peers.available(verdict.id)) return refuseUpgrade(socket, 409, `id ${JSON.stringify(verdict.id)} is in use`);
         socket.off("error", destroySelf);
-        wss.handleUpgrade(request, socket, head, (ws) => accept(ws, request, socket, verdict.id));
+        const start = early.length ? Buffer.concat([head, ...early]) : head;
+        wss.handleUpgrade(request, socket, start, (ws) => accept(ws, request, socket, verdict.id));
       },
       (error: unknown) => {
+        stopReading();
         deciding.delete(socket);
         report(BimuxError.from(error, "internal"));
         refuseUpgrade(socket, 500);
@@ -179,9 +201,9 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
     }
     budget.track(ws, socket, (code, reason) => {
       muxer.close(code, reason);
-      // Stop reading what it sends meanwhile, and give up its memory soon, close handshake or not.
+      // The close frame is on its way: its unfinished message goes now, with no close handshake to wait for.
       socket.pause();
-      setTimeout(() => ws.terminate(), DEFAULTS.closeGrace).unref();
+      setImmediate(() => ws.terminate());
     });
     muxer.id = id ?? `peer-${++nextPeer}`;
     // Another connection took this id between the gate and now: the registry closed this one.
@@ -239,6 +261,9 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
     close: () => (closing ??= close()),
   };
 }
+
+/** Bytes a client may send before its upgrade is decided: a few frames at most. */
+const EARLY_LIMIT = 64 * 1024;
 
 /** Waits for closing sockets to finish their handshake, then cuts off the stragglers. */
 async function settleSockets(sockets: ReadonlySet<WebSocket>): Promise<void> {

@@ -10,7 +10,13 @@ import { BimuxError } from "@bimux/core";
  * `{ id: undefined }`) answers 401: a security check fails closed. A throw answers
  * 500, and a hook that takes longer than `authenticateTimeout` 503.
  */
-export type Authenticate = (request: IncomingMessage) => AuthResult | Promise<AuthResult>;
+export type Authenticate = (request: IncomingMessage, context: AuthContext) => AuthResult | Promise<AuthResult>;
+
+/** What an {@link Authenticate} hook is told besides the request. */
+export interface AuthContext {
+  /** Aborts when nobody waits for the verdict any more: past `authenticateTimeout`, or the client went away. */
+  readonly signal: AbortSignal;
+}
 
 /** What an {@link Authenticate} hook decides. */
 export type AuthResult = boolean | { id: string } | { status: 401 | 403; message?: string };
@@ -36,6 +42,8 @@ export interface GateOptions {
   origins: OriginPolicy;
   /** Milliseconds the authenticate hook may take. */
   authenticateTimeout: number;
+  /** Aborts when the client goes away before the verdict. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -50,18 +58,26 @@ export async function judge(request: IncomingMessage, options: GateOptions): Pro
   if (!authenticate) return { accept: true };
   let timer: NodeJS.Timeout | undefined;
   let verdict: unknown;
+  // The hook may stop its work (a database query, a token check) once nobody waits for it.
+  const controller = new AbortController();
+  const gone = () => controller.abort(new BimuxError("aborted", "the client went away"));
+  options.signal?.addEventListener("abort", gone, { once: true });
   try {
     verdict = await Promise.race([
-      authenticate(request),
+      authenticate(request, { signal: controller.signal }),
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(TIMED_OUT), options.authenticateTimeout);
       }),
     ]);
   } catch (error) {
-    if (error === TIMED_OUT) return refuse(503, "", `authenticate took longer than ${options.authenticateTimeout} ms`);
+    if (error === TIMED_OUT) {
+      controller.abort(new BimuxError("timeout", `authenticate took longer than ${options.authenticateTimeout} ms`));
+      return refuse(503, "", `authenticate took longer than ${options.authenticateTimeout} ms`);
+    }
     throw new BimuxError("internal", `authenticate failed: ${BimuxError.from(error).rawMessage}`, { cause: error });
   } finally {
     clearTimeout(timer);
+    options.signal?.removeEventListener("abort", gone);
   }
   return read(verdict);
 }
