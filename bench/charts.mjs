@@ -159,7 +159,7 @@ if (existsSync(scalingFile)) {
 } else console.error(`charts: no ${scalingFile} (run scaling.mjs first)`);
 if (existsSync(seedFile)) {
   const report = JSON.parse(readFileSync(seedFile, "utf8"));
-  writeFileSync(join(OUT, "seed.json"), `${JSON.stringify({ ...report, profile: report.profile && { ...report.profile, rows: report.profile.rows.slice(0, 10) } }, null, 2)}\n`);
+  writeFileSync(join(OUT, "seed.json"), `${JSON.stringify({ ...report, profile: undefined }, null, 2)}\n`);
   writeFileSync(join(OUT, "seed.svg"), seedChart(report));
   written.push("seed.svg");
 } else console.error(`charts: no ${seedFile} (run seed.mjs first)`);

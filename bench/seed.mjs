@@ -3,7 +3,7 @@
 // by wrk -t2 -c100 (the original used hey -c 100). See README.md, "Seed scenario".
 //
 //   node seed.mjs [--rounds N] [--seconds S] [--variants go,ts,plain,…] [--loader wrk|autocannon]
-//                 [--threads 2] [--connections 100] [--warmup S] [--cpu-prof] [--out NAME]
+//                 [--threads 2] [--connections 100] [--warmup S] [--cpu-prof] [--gomaxprocs N] [--out NAME]
 //
 // Variants (front + callee, each its own process, on 127.0.0.1):
 //   go        Go front + Go callee: interop/go/peer's front/callee modes, gorilla/websocket and
@@ -19,7 +19,7 @@
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -46,6 +46,9 @@ const opts = {
   threads: Number(option("threads", 2)),
   connections: Number(option("connections", 100)),
   cpuProf: flag("cpu-prof"),
+  // GOMAXPROCS of the Go processes (default: Go's, the number of CPUs). A Node process runs
+  // JavaScript on one thread; --gomaxprocs 1 holds Go to one thread of Go code as well.
+  gomaxprocs: option("gomaxprocs", ""),
   out: option("out", "seed"),
 };
 const VARIANTS = {
@@ -130,10 +133,13 @@ let goBinary;
 const goVersion = () => execFileSync("go", ["version"]).toString().trim();
 const life = ["-maxlife", `${budgetS}s`];
 
-function startProcess(kind, role, extra) {
-  const name = `${kind} ${role}`;
-  if (kind === "go") return launch(name, goBinary, [role, ...life, ...extra.go]);
-  const execArgv = role === "front" && opts.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${join(OUT, "profile")}`, "--cpu-prof-name=seed-ts-front.cpuprofile", "--cpu-prof-interval=250"] : [];
+const profileFile = (variant, role) => join(OUT, "profile", `seed-${variant}-${role}.cpuprofile`);
+
+function startProcess(variant, kind, role, extra) {
+  const name = `${variant}: ${kind} ${role}`;
+  if (kind === "go") return launch(name, goBinary, [role, ...life, ...extra.go], opts.gomaxprocs ? { ...process.env, GOMAXPROCS: opts.gomaxprocs } : process.env);
+  const file = profileFile(variant, role);
+  const execArgv = opts.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${dirname(file)}`, `--cpu-prof-name=${basename(file)}`, "--cpu-prof-interval=250"] : [];
   return launch(name, process.execPath, [...execArgv, ROLE, role, "--maxlife", String(budgetS), ...extra.node]);
 }
 
@@ -141,12 +147,12 @@ async function startVariant(name) {
   const v = VARIANTS[name];
   const procs = [];
   const [frontKind, frontRole] = v.front === "go" ? ["go", "front"] : v.front === "node" ? ["node", "front"] : v.front === "go-plain" ? ["go", "plain"] : ["node", "plain"];
-  const front = startProcess(frontKind, frontRole, { go: ["-addr", "127.0.0.1:0"], node: [] });
+  const front = startProcess(name, frontKind, frontRole, { go: ["-addr", "127.0.0.1:0"], node: [] });
   procs.push(front);
   const { port } = await front.waitFor((e) => e.event === "listening");
   if (v.callee) {
     const url = `ws://127.0.0.1:${port}/mux`;
-    const callee = startProcess(v.callee, "callee", { go: ["-url", url], node: ["--url", url] });
+    const callee = startProcess(name, v.callee, "callee", { go: ["-url", url], node: ["--url", url] });
     procs.push(callee);
     await callee.waitFor((e) => e.event === "connect" && e.ok);
     await front.waitFor((e) => e.event === "accepted");
@@ -248,7 +254,7 @@ function markdown(report) {
   const lines = [];
   const m = report.machine;
   lines.push(`Date ${report.date}; ${m.nproc} CPUs (${m.cpu}), Node ${m.node}, ${m.go}, ${m.os}; bimux ${m.git}; 1-min load average ${m.loadAtStart.toFixed(2)} at start, ${m.loadAtEnd.toFixed(2)} at end.`);
-  lines.push(`Load: ${report.loader} ${opts.loader === "wrk" ? `-t${opts.threads} ` : ""}-c${opts.connections}, ${opts.rounds} rounds × ${opts.seconds} s per variant, interleaved (each round starts with a different variant), after ${opts.warmup} s of warm-up each; no CPU pinning (three busy processes on ${m.nproc} CPUs).`);
+  lines.push(`Load: ${report.loader} ${opts.loader === "wrk" ? `-t${opts.threads} ` : ""}-c${opts.connections}, ${opts.rounds} rounds × ${opts.seconds} s per variant, interleaved (each round starts with a different variant), after ${opts.warmup} s of warm-up each; no CPU pinning (three busy processes on ${m.nproc} CPUs); Go processes with ${opts.gomaxprocs ? `GOMAXPROCS=${opts.gomaxprocs}` : "Go's default GOMAXPROCS (all CPUs)"}.`);
   lines.push("");
   lines.push("| variant | req/s per round | median req/s | vs go | vs plain | p50 ms | p99 ms | CPU µs/req | errors |");
   lines.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
@@ -263,10 +269,9 @@ function markdown(report) {
     lines.push("");
     lines.push(`TS/Go req/s: ${ratios.perRound.map((x) => `${x.toFixed(2)}×`).join(", ")} per round; median of rounds ${ratios.medianOfRounds.toFixed(2)}×; ratio of medians ${ratios.ofMedians.toFixed(2)}× (target ≥ 1.2×: ${ratios.ofMedians >= 1.2 ? "PASS" : "FAIL"}). Go/TS CPU µs per request: ${ratios.cpu.toFixed(2)}×.`);
   }
-  if (report.profile) {
-    const p = report.profile;
+  for (const [role, p] of Object.entries(report.profile ?? {})) {
     lines.push("");
-    lines.push(`Profile of the TS front over the whole run (--cpu-prof; ${p.totalMs.toFixed(0)} ms sampled, ${((100 * p.idleMs) / p.totalMs).toFixed(0)} % idle):`);
+    lines.push(`Profile of the TS ${role} (variant ts) over the whole run (--cpu-prof, which slows it; ${p.totalMs.toFixed(0)} ms sampled, ${((100 * p.idleMs) / p.totalMs).toFixed(0)} % idle):`);
     lines.push("");
     lines.push("| function | self ms | % of busy |");
     lines.push("| --- | ---: | ---: |");
@@ -315,8 +320,12 @@ async function main() {
     await Promise.all(variants.map((v) => v.stop()));
   }
   if (opts.cpuProf) {
-    const file = join(OUT, "profile", "seed-ts-front.cpuprofile");
-    if (existsSync(file)) profile = { file, ...topSelf(file, 20) };
+    // Every Node process of every variant was profiled; the table shows those of "ts".
+    profile = {};
+    for (const role of ["front", "callee"]) {
+      const file = profileFile("ts", role);
+      if (existsSync(file)) profile[role] = { file, ...topSelf(file, 20) };
+    }
   }
   const results = {};
   for (const name of opts.variants) {
