@@ -5,19 +5,20 @@
 // bimux and raw ws (the floor) by default; rounds interleaved as in run.mjs.
 //
 //   node scaling.mjs [--rounds N] [--duration MS] [--peers bimux,ws] [--inflight 1,10,100,1000]
-//                    [--conns 1,100,10000] [--size 10] [--no-pin] [--out NAME]
+//                    [--conns 1,100,10000] [--size 10] [--no-pin] [--cpu-prof] [--out NAME]
 //
 // Run it through run.sh (`bash bench/run.sh scaling.mjs …`) or not: each role process
 // raises its own open-file limit to the hard limit (10,000 connections need 10,000
 // descriptors in the server and in the client). Writes results/NAME.json (default
 // scaling) for charts.mjs, and prints a markdown table.
 import { spawn, execFileSync, execSync } from "node:child_process";
-import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { percentiles } from "./lib/load.mjs";
+import { topSelf } from "./lib/profile.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROLE = join(here, "lib", "role.mjs");
@@ -39,7 +40,12 @@ const opts = {
   size: Number(option("size", 10)),
   pin: !flag("no-pin") && os.availableParallelism() >= 2 && hasTaskset(),
   out: option("out", "scaling"),
+  // Profiles every role process (results/profile/scaling-PEER-ROLE-N.cpuprofile) and lists
+  // the top self time of each, over its whole life: best with one point (--inflight 1 --conns '').
+  cpuProf: flag("cpu-prof"),
 };
+let profiled = 0;
+const profiles = [];
 const budgetS = Math.ceil(
   120 + opts.peers.length * ((opts.inflight.length + opts.conns.length) * (opts.rounds * (opts.durationMs / 1000 + 1) + 2) + opts.conns.reduce((n, c) => n + c / 2000, 0)),
 );
@@ -69,7 +75,13 @@ for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(130)
  * that it raises its own open-file limit first; `exec` keeps the pid and the IPC channel.
  */
 function spawnRole(args) {
-  const child = spawn("/bin/sh", ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "sh", process.execPath, "--max-old-space-size=4096", ROLE, ...args], {
+  const prof = [];
+  if (opts.cpuProf) {
+    const name = `scaling-${args[1]}-${args[0]}-${++profiled}.cpuprofile`;
+    prof.push("--cpu-prof", `--cpu-prof-dir=${join(OUT, "profile")}`, `--cpu-prof-name=${name}`, "--cpu-prof-interval=250");
+    profiles.push({ peer: args[1], role: args[0], file: join(OUT, "profile", name) });
+  }
+  const child = spawn("/bin/sh", ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "sh", process.execPath, "--max-old-space-size=4096", ...prof, ROLE, ...args], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   children.add(child);
@@ -224,7 +236,7 @@ function gitState() {
 }
 
 async function main() {
-  mkdirSync(OUT, { recursive: true });
+  mkdirSync(join(OUT, "profile"), { recursive: true });
   const loadAtStart = os.loadavg()[0];
   const git = gitState();
   console.error(`scaling: peers ${opts.peers.join(", ")}; in flight ${opts.inflight.join(", ")}; connections ${opts.conns.join(", ")}; ${opts.rounds} round(s) of ${opts.durationMs} ms; budget ${budgetS} s`);
@@ -272,7 +284,12 @@ async function main() {
     curves,
     connectSeconds,
   };
-  const md = markdown(report);
+  let md = markdown(report);
+  for (const p of profiles.filter((x) => existsSync(x.file))) {
+    const t = topSelf(p.file, 15);
+    md += `\n\nProfile, ${p.peer} ${p.role} (${p.file.split("/").pop()}): ${t.totalMs.toFixed(0)} ms sampled, ${((100 * t.idleMs) / t.totalMs).toFixed(0)} % idle.\n\n| function | self ms | % of busy |\n| --- | ---: | ---: |\n`;
+    md += t.rows.map((r) => `| \`${r.fn}\` | ${r.ms.toFixed(0)} | ${Number.isNaN(r.pctBusy) ? "–" : r.pctBusy.toFixed(1)} |`).join("\n");
+  }
   writeFileSync(join(OUT, `${opts.out}.md`), `${md}\n`);
   writeFileSync(join(OUT, `${opts.out}.json`), `${JSON.stringify(report, null, 2)}\n`);
   console.log(md);
