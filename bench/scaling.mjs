@@ -207,7 +207,7 @@ function markdown(report) {
   lines.push(`Server → client calls of ${opts.size} B; ${opts.rounds} rounds × ${opts.durationMs} ms per point, peers interleaved; ${opts.pin ? "servers pinned to CPU 0, clients to CPU 1" : "no CPU pinning"}.`);
   for (const [kind, title] of [["inflight", "calls in flight on one connection"], ["connections", "connections, one call in flight on each"]]) {
     const curve = report.curves[kind];
-    if (!curve) continue;
+    if (!curve || !Object.keys(curve).length) continue;
     const peers = Object.keys(curve);
     const xs = curve[peers[0]].map((r) => r.x);
     lines.push("");
