@@ -114,6 +114,15 @@ function scalingChart(report, kind, title, xLabel) {
   return svg(W, H, body);
 }
 
+const SEED_LABELS = {
+  go: "Go front + Go callee",
+  ts: "TS front + TS callee",
+  plain: "plain Node http, no rpc",
+  "go-plain": "plain Go net/http, no rpc",
+  "go-ts": "Go front + TS callee",
+  "ts-go": "TS front + Go callee",
+};
+
 function seedChart(report) {
   const names = Object.keys(report.results);
   const W = 900;
@@ -123,7 +132,7 @@ function seedChart(report) {
   const top = 56;
   const H = top + names.length * rowH + 50;
   const all = names.flatMap((n) => report.results[n].rounds.map((r) => r.rps));
-  const max = Math.max(...all) * 1.05;
+  const max = Math.max(...all) * 1.02;
   const xPos = (v) => left + ((W - left - right) * v) / max;
   const body = [];
   body.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="16" font-weight="bold">Seed scenario: HTTP GET → one rpc → 10 B reply (${esc(report.loader)} -t${report.options.threads} -c${report.options.connections})</text>`);
@@ -136,10 +145,10 @@ function seedChart(report) {
     const r = report.results[n];
     const y = top + i * rowH;
     const color = n === "ts" ? "#1f77b4" : n === "go" ? "#00add8" : n.includes("plain") ? "#bbbbbb" : "#9ecae1";
-    body.push(`<text x="${left - 8}" y="${y + rowH / 2 + 4}" text-anchor="end" font-size="12">${esc(n)}${r.label ? "" : ""}</text>`);
+    body.push(`<text x="${left - 8}" y="${y + rowH / 2 + 4}" text-anchor="end" font-size="12">${esc(SEED_LABELS[n] ? `${SEED_LABELS[n]} (${n})` : n)}</text>`);
     body.push(`<rect x="${left}" y="${y + 6}" width="${(xPos(r.medianRps) - left).toFixed(1)}" height="${rowH - 12}" fill="${color}"/>`);
     for (const round of r.rounds) body.push(`<circle cx="${xPos(round.rps).toFixed(1)}" cy="${y + rowH / 2}" r="3" fill="#222"/>`);
-    body.push(`<text x="${xPos(r.medianRps) + 6}" y="${y + rowH / 2 + 4}" font-size="11">${Math.round(r.medianRps).toLocaleString("en-US")}</text>`);
+    body.push(`<text x="${W - right + 8}" y="${y + rowH / 2 + 4}" font-size="12">${Math.round(r.medianRps).toLocaleString("en-US")}</text>`);
   });
   body.push(`<text x="${left + (W - left - right) / 2}" y="${top + names.length * rowH + 34}" text-anchor="middle" font-size="12">requests/s</text>`);
   const m = report.machine;
