@@ -1,6 +1,6 @@
 // The closed-loop load generator, the same for every peer: `inflight` workers each
 // make one call, await it, record its latency, and go again, until the time is up
-// (or `maxCalls` is reached). Latencies go into a log-scale histogram (1 % wide
+// (or `maxCalls` is reached). `call` gets the worker's index (0 … inflight-1). Latencies go into a log-scale histogram (1 % wide
 // buckets), which is small enough to send to the orchestrator and merge across rounds.
 import { performance } from "node:perf_hooks";
 
@@ -23,12 +23,12 @@ export async function runLoad(call, { inflight, durationMs, maxCalls = 50_000_00
   let lastError;
   const start = performance.now();
   const end = start + durationMs;
-  const worker = async () => {
+  const worker = async (index) => {
     while (calls + errors < maxCalls) {
       const t0 = performance.now();
       if (t0 >= end) return;
       try {
-        const reply = await call();
+        const reply = await call(index);
         if (expectLength !== undefined && reply.length !== expectLength) throw new Error(`reply of ${reply.length} bytes, expected ${expectLength}`);
       } catch (error) {
         errors++;
@@ -40,7 +40,7 @@ export async function runLoad(call, { inflight, durationMs, maxCalls = 50_000_00
       calls++;
     }
   };
-  await Promise.all(Array.from({ length: inflight }, worker));
+  await Promise.all(Array.from({ length: inflight }, (_, i) => worker(i)));
   const elapsedMs = performance.now() - start;
   return { calls, errors, lastError, elapsedMs, histogram: [...counts] };
 }

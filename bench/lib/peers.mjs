@@ -1,7 +1,9 @@
 // The four peers under test, behind one small interface so the load loop is the
 // same code for all of them:
 //
-//   serve()        -> { port, first(): Promise<Remote>, count(): number, close() }
+//   serve(opts)    -> { port, first(): Promise<Remote>, count(): number, all(): Remote[], close() }
+//                     (all(): every connection's remote, kept only with opts.keepAll, for
+//                     scaling.mjs; without it nothing more is retained than the first)
 //   connect(port)  -> { remote: Remote, close() }
 //   Remote         =  { call(payload): Promise<Uint8Array>, hello(): Promise<Uint8Array> }
 //
@@ -27,17 +29,28 @@ const TIMEOUT = 10_000;
 export const HELLO = Buffer.from("helloworld");
 const EMPTY = new Uint8Array(0);
 
-/** Resolves with the first remote a server sees; later ones are not retained. */
-function firstOf() {
+/**
+ * Resolves with the first remote a server sees; later ones are not retained, unless
+ * `keepAll`: then every remote is, in `all` (and leaves it when `drop` is called).
+ */
+function firstOf(keepAll = false) {
   let resolve;
   const promise = new Promise((r) => (resolve = r));
   let seen = false;
+  const all = new Set();
   return {
     offer(make) {
-      if (seen) return;
-      seen = true;
-      resolve(make());
+      if (!keepAll && seen) return undefined;
+      const remote = make();
+      if (keepAll) all.add(remote);
+      if (!seen) {
+        seen = true;
+        resolve(remote);
+      }
+      return remote;
     },
+    drop: (remote) => all.delete(remote),
+    all: () => [...all],
     promise,
   };
 }
@@ -103,19 +116,20 @@ function rawEndpoint(ws) {
  */
 function overWs(endpoint, prepare = async () => {}) {
   return {
-    async serve() {
+    async serve({ keepAll = false } = {}) {
       await prepare();
       const http = createServer();
       const wss = new WebSocketServer({ server: http, perMessageDeflate: false, maxPayload: 64 << 20 });
-      const first = firstOf();
+      const first = firstOf(keepAll);
       wss.on("connection", (socket) => {
         const remote = endpoint(socket);
-        first.offer(() => remote);
+        if (first.offer(() => remote) && keepAll) socket.once("close", () => first.drop(remote));
       });
       const port = await listen(http);
       return {
         port,
         first: () => first.promise,
+        all: first.all,
         count: () => wss.clients.size,
         close: () => closeHttp(http, () => wss.clients.forEach((c) => c.terminate())),
       };
@@ -150,7 +164,7 @@ function ioRemote(socket) {
 }
 
 const socketio = {
-  async serve() {
+  async serve({ keepAll = false } = {}) {
     const { Server: IoServer } = await import("socket.io");
     const http = createServer();
     const io = new IoServer(http, {
@@ -160,15 +174,17 @@ const socketio = {
       serveClient: false,
       maxHttpBufferSize: 64 << 20,
     });
-    const first = firstOf();
+    const first = firstOf(keepAll);
     io.on("connection", (socket) => {
       ioHandlers(socket);
-      first.offer(() => ioRemote(socket));
+      const remote = first.offer(() => ioRemote(socket));
+      if (remote && keepAll) socket.once("disconnect", () => first.drop(remote));
     });
     const port = await listen(http);
     return {
       port,
       first: () => first.promise,
+      all: first.all,
       count: () => io.engine.clientsCount,
       close: () => new Promise((resolve) => io.close(() => resolve())),
     };
@@ -232,15 +248,19 @@ function bimuxRemote(muxer, options = RPC_OPTIONS) {
 }
 
 const makeBimux = (load, options = RPC_OPTIONS) => ({
-  async serve() {
+  async serve({ keepAll = false } = {}) {
     const { serve: bimuxServe } = await load();
     const server = await bimuxServe({ host: HOST, port: 0, path: "/mux", handlers: bimuxHandlers, onError: () => {} });
-    const first = firstOf();
-    // Take every connection off the queue, as an application would; keep only the first.
+    const first = firstOf(keepAll);
+    // Take every connection off the queue, as an application would; keep only the first
+    // (or all of them, with keepAll).
     (async () => {
-      for await (const muxer of server.connections) first.offer(() => bimuxRemote(muxer, options));
+      for await (const muxer of server.connections) {
+        const remote = first.offer(() => bimuxRemote(muxer, options));
+        if (remote && keepAll) muxer.wait().then(() => first.drop(remote));
+      }
     })();
-    return { port: server.port, first: () => first.promise, count: () => server.peers.size, close: () => server.close() };
+    return { port: server.port, first: () => first.promise, all: first.all, count: () => server.peers.size, close: () => server.close() };
   },
   async connect(port) {
     const { dial: bimuxDial } = await load();

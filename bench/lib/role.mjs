@@ -1,5 +1,6 @@
 // One side of one peer, in its own process: `node role.mjs server <peer>` or
-// `node role.mjs client <peer> <port> [idle]`. The orchestrator drives it over the
+// `node role.mjs client <peer> <port> [idle]`; `server <peer> - all` keeps every
+// connection's remote, for `loadAll` (scaling.mjs). The orchestrator drives it over the
 // fork IPC channel with {id, cmd, ...} messages and gets {id, ok, ...} back.
 // It exits when told to, or as soon as the orchestrator goes away.
 import { createServer } from "node:http";
@@ -37,6 +38,18 @@ const commands = {
   async load({ inflight, durationMs, size }) {
     const body = payload(size);
     return runLoad(() => remote.call(body), { inflight, durationMs, expectLength: size });
+  },
+  async loadAll({ perConn, durationMs, size }) {
+    // One closed loop of `perConn` calls in flight on every connection the server holds.
+    const remotes = server.all();
+    if (!remotes.length) throw new Error("no connection kept (server started without 'all'?)");
+    const body = payload(size);
+    const n = remotes.length;
+    const result = await runLoad((i) => remotes[i % n].call(body), { inflight: n * perConn, durationMs, expectLength: size });
+    return { ...result, connections: n };
+  },
+  async count() {
+    return { connections: server ? server.count() : idle.length, remotes: server?.all ? server.all().length : 0 };
   },
   async http() {
     // The Go bench's HTTP front: each GET makes one rpc to the dialed-in client and
@@ -105,7 +118,7 @@ process.on("message", async (msg) => {
 });
 
 if (role === "server") {
-  server = await peer.serve();
+  server = await peer.serve({ keepAll: mode === "all" });
   process.send({ ready: true, port: server.port });
 } else {
   if (mode !== "idle") remote = (await peer.connect(Number(portArg))).remote;

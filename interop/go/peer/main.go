@@ -6,6 +6,9 @@
 //	peer server -addr 127.0.0.1:0 -path /mux [-nohook] [-calltimeout 2s]
 //	peer client -url ws://127.0.0.1:PORT/mux [-timeout 500ms]
 //	peer vectors -file conformance/go-bimux-wire-vectors.json
+//	peer front -addr 127.0.0.1:0 -path /mux [-calltimeout 1s]   (bench/seed.mjs)
+//	peer callee -url ws://127.0.0.1:PORT/mux                    (bench/seed.mjs)
+//	peer plain -addr 127.0.0.1:0                                (bench/seed.mjs)
 //
 // Build without modules, from Debian's golang-github-gorilla-websocket-dev
 // and golang-goprotobuf-dev:
@@ -77,6 +80,15 @@ func main() {
 			emit(map[string]interface{}{"event": "disconnected", "conn": 1, "error": errString(err)})
 		}()
 		s.commands()
+	case "front", "callee", "plain":
+		// The Go bimux's own benchmark, for bench/seed.mjs: see bench.go.
+		addr := fs.String("addr", "127.0.0.1:0", "address to listen on (front, plain)")
+		path := fs.String("path", "/mux", "WebSocket path (front)")
+		url := fs.String("url", "", "ws:// URL of the front (callee)")
+		callTimeout := fs.Duration("calltimeout", time.Second, "timeout of the front's calls (the original's example: 1 s)")
+		fs.Parse(os.Args[2:])
+		watchdog(*maxLife)
+		runBench(os.Args[1], *addr, *path, *url, *callTimeout)
 	case "vectors":
 		file := fs.String("file", "conformance/go-bimux-wire-vectors.json", "wire vectors made by the Go original")
 		fs.Parse(os.Args[2:])
