@@ -1,7 +1,8 @@
-import { describe, expect, it } from "vitest";
-import { Muxer, ReconnectingMuxer, type Duplex } from "../src/index.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { Muxer, ReconnectingMuxer, type BimuxError, type Duplex } from "../src/index.js";
 import { createDuplexPair, type MemoryDuplex } from "../src/testing.js";
 import { bytes, rejection, sleep, text, until } from "../../../test-support/helpers.js";
+import { onFakeTime } from "../../../test-support/fake-time.js";
 
 /** A connect function whose server side is a plain Muxer per connection; `gate` holds connecting. */
 function harness(serverOpts: ConstructorParameters<typeof Muxer>[1] = {}) {
@@ -24,6 +25,8 @@ function harness(serverOpts: ConstructorParameters<typeof Muxer>[1] = {}) {
 }
 
 describe("contracts: ReconnectingMuxer", () => {
+  afterEach(() => vi.useRealTimers());
+
   it("state, ready, register while connecting, id across reconnects", async () => {
     const h = harness();
     const states: string[] = [];
@@ -70,11 +73,15 @@ describe("contracts: ReconnectingMuxer", () => {
   });
 
   it("a queued rpc keeps its own timeout while waiting", async () => {
+    const core = await onFakeTime(() => import("../src/index.js"));
     const h = harness();
-    const client = new ReconnectingMuxer(h.connect, { keepalive: false, queueLimit: 5 });
-    const t0 = Date.now();
-    expect((await rejection(client.rpc(1, bytes(""), { timeout: 30 }))).code).toBe("timeout");
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(29);
+    const client = new core.ReconnectingMuxer(h.connect, { keepalive: false, queueLimit: 5 });
+    let code: string | undefined;
+    client.rpc(1, bytes(""), { timeout: 30 }).catch((e: BimuxError) => (code = e.code));
+    await vi.advanceTimersByTimeAsync(29);
+    expect(code).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(code).toBe("timeout");
     client.close();
     const e = await rejection(client.rpc(1, bytes("")));
     expect(e.code).toBe("closed");

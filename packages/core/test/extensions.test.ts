@@ -13,6 +13,7 @@ import {
 import { createDuplexPair } from "../src/testing.js";
 import { writeFrame, type Frame } from "../src/codec.js";
 import { bytes, rejection, sleep, text } from "../../../test-support/helpers.js";
+import { onFakeTime } from "../../../test-support/fake-time.js";
 
 function pair(a: MuxerOptions = {}, b: MuxerOptions = {}, protocol = EXTENSIONS_PROTOCOL) {
   const [da, db] = createDuplexPair({ protocol });
@@ -55,6 +56,8 @@ describe("negotiation", () => {
 });
 
 describe("cancellation and deadlines", () => {
+  afterEach(() => vi.useRealTimers());
+
   it("aborting a call cancels the remote handler, which sends no answer", async () => {
     const seen: BimuxError[] = [];
     const { a, b } = pair({}, { onRpc: waitsForAbort(seen) });
@@ -69,22 +72,30 @@ describe("cancellation and deadlines", () => {
     expect(b.servingCalls).toBe(0);
   });
 
-  it("the caller's timeout travels with the request and aborts the handler's signal at the deadline", async () => {
+  it("the caller's timeout travels with the request and aborts the handler's signal at the deadline, not before", async () => {
+    const core = await onFakeTime(() => import("../src/index.js"));
     const seen: BimuxError[] = [];
     let timeoutSeen: number | undefined;
-    const { a } = pair({}, {
+    const [da, db] = createDuplexPair({ protocol: EXTENSIONS_PROTOCOL });
+    const a = new core.Muxer(da, { keepalive: false });
+    new core.Muxer(db, {
+      keepalive: false,
       onRpc: (r, d, m, ctx) => {
         timeoutSeen = ctx.timeout;
         return waitsForAbort(seen)(r, d, m, ctx);
       },
     });
-    const started = Date.now();
-    expect((await rejection(a.rpc(1, bytes(""), { timeout: 60 }))).code).toBe("timeout");
-    while (seen.length === 0 && Date.now() - started < 1000) await sleep(2);
+    const call = rejection(a.rpc(1, bytes(""), { timeout: 60 }));
+    await vi.advanceTimersByTimeAsync(59);
     expect(timeoutSeen).toBe(60);
+    expect(seen).toEqual([]);
+    // The caller's deadline comes at most a tick (10 ms) late; the handler's exactly on time.
+    await vi.advanceTimersByTimeAsync(11);
+    expect((await call).code).toBe("timeout");
     // Either the deadline or the caller's cancel got there first; both mean "stop".
+    expect(seen).toHaveLength(1);
     expect(["timeout", "aborted"]).toContain(seen[0]?.code);
-    expect(Date.now() - started).toBeLessThan(500);
+    a.close();
   });
 
   it("once the handler's signal says the deadline passed, no answer is sent, even if the clock lags the timer", async () => {
@@ -178,14 +189,20 @@ describe("cancellation and deadlines", () => {
 });
 
 describe("keepalive", () => {
-  it("finds a vanished peer within a few intervals and rejects the calls waiting on it", async () => {
-    const { a, b, da } = pair({ keepalive: { interval: 20 } }, { keepalive: { interval: 20 }, onRpc: () => new Promise(() => {}) });
+  afterEach(() => vi.useRealTimers());
+
+  it("finds a vanished peer within three intervals and rejects the calls waiting on it", async () => {
+    const core = await onFakeTime(() => import("../src/index.js"));
+    const [da, db] = createDuplexPair({ protocol: EXTENSIONS_PROTOCOL });
+    const a = new core.Muxer(da, { keepalive: { interval: 20 } });
+    const b = new core.Muxer(db, { keepalive: { interval: 20 }, onRpc: () => new Promise(() => {}) });
     const call = rejection(a.rpc(1, bytes(""), { timeout: 10_000 }));
-    await sleep(5);
+    await vi.advanceTimersByTimeAsync(5);
     da.blackhole();
-    const started = Date.now();
+    // One tick finds it heard from before, the next probes, the third gives up.
+    await vi.advanceTimersByTimeAsync(3 * 20);
+    expect(a.closed).toBe(true);
     const info = await a.wait();
-    expect(Date.now() - started).toBeLessThan(200);
     expect(info.code).toBe(1006);
     expect(info.error?.code).toBe("unavailable");
     expect((await call).code).toBe("closed");

@@ -1,7 +1,8 @@
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { BimuxError, Flag, Muxer, decodeFrame, encodeFrame, type MuxerOptions } from "../src/index.js";
 import { createDuplexPair, type MemoryDuplex } from "../src/testing.js";
 import { bytes, rejection, text } from "../../../test-support/helpers.js";
+import { onFakeTime, settle } from "../../../test-support/fake-time.js";
 
 function pair(a: MuxerOptions = {}, b: MuxerOptions = {}) {
   const [da, db] = createDuplexPair();
@@ -20,6 +21,8 @@ function rawPeer(options: MuxerOptions = {}) {
 const flush = () => new Promise((r) => setTimeout(r, 0));
 
 describe("Muxer calls", () => {
+  afterEach(() => vi.useRealTimers());
+
   it("lets either side call the other over one connection", async () => {
     const { a, b } = pair(
       { onRpc: (route, data) => bytes(`a:${route}:${text(data)}`) },
@@ -114,19 +117,28 @@ describe("Muxer calls", () => {
     expect(received).toHaveLength(1);
   });
 
-  it("never times a call out early, and at most a tick late", async () => {
-    const { muxer } = rawPeer();
-    const timings = await Promise.all(
-      [5, 30, 55].map(async (timeout) => {
-        const started = performance.now();
-        expect((await rejection(muxer.rpc(1, bytes(""), { timeout }))).code).toBe("timeout");
-        return [timeout, performance.now() - started] as const;
-      }),
-    );
-    for (const [timeout, took] of timings) {
-      expect(took).toBeGreaterThanOrEqual(timeout - 1); // timers may round the last millisecond
-      expect(took).toBeLessThan(timeout + 200); // 10 ms ticks, with room for a loaded machine
+  it("never times a call out early, and at most a tick (10 ms) late", async () => {
+    const core = await onFakeTime(() => import("../src/index.js"));
+    const [near, far] = createDuplexPair();
+    far.open({ message: () => {}, closed: () => {} });
+    const muxer = new core.Muxer(near, { keepalive: false });
+    // When (on the fake clock) each call settled, and how.
+    const settled = new Map<number, { at: number; code: string }>();
+    const started = performance.now();
+    for (const timeout of [5, 30, 55]) {
+      muxer.rpc(1, bytes(""), { timeout }).then(
+        () => settled.set(timeout, { at: performance.now() - started, code: "replied" }),
+        (e: BimuxError) => settled.set(timeout, { at: performance.now() - started, code: e.code }),
+      );
     }
+    await vi.advanceTimersByTimeAsync(100);
+    for (const timeout of [5, 30, 55]) {
+      const call = settled.get(timeout);
+      expect(call?.code).toBe("timeout");
+      expect(call!.at).toBeGreaterThanOrEqual(timeout);
+      expect(call!.at).toBeLessThanOrEqual(timeout + 10);
+    }
+    muxer.close();
   });
 
   it("uses the muxer's default timeout when a call names none", async () => {
@@ -161,15 +173,22 @@ describe("Muxer calls", () => {
 });
 
 describe("Muxer close", () => {
-  it("rejects every pending call at once when the peer closes", async () => {
-    const { a, b } = pair({}, { onRpc: () => new Promise<Uint8Array>(() => {}) });
-    const calls = Array.from({ length: 1000 }, (_, i) => rejection(a.rpc(i, bytes(""))));
-    await flush();
-    const started = Date.now();
+  afterEach(() => vi.useRealTimers());
+
+  it("rejects every pending call at once when the peer closes, not at their timeout", async () => {
+    // Fake time that never moves: the calls can only settle through the close.
+    const core = await onFakeTime(() => import("../src/index.js"));
+    const [da, db] = createDuplexPair();
+    const a = new core.Muxer(da, { keepalive: false });
+    const b = new core.Muxer(db, { keepalive: false, onRpc: () => new Promise<Uint8Array>(() => {}) });
+    const codes: string[] = [];
+    for (let i = 0; i < 1000; i++) a.rpc(i, bytes(""), { timeout: 60_000 }).catch((e: BimuxError) => void codes.push(e.code));
+    await settle();
+    expect(b.servingCalls).toBe(1000);
     b.close(1001, "bye");
-    const errors = await Promise.all(calls);
-    expect(Date.now() - started).toBeLessThan(100);
-    expect(errors.every((e) => e.code === "closed")).toBe(true);
+    await settle();
+    expect(codes).toHaveLength(1000);
+    expect(codes.every((code) => code === "closed")).toBe(true);
     expect(await a.wait()).toEqual({ code: 1001, reason: "bye", initiator: "remote" });
   });
 

@@ -1,7 +1,8 @@
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { BimuxError, Muxer, ReconnectingMuxer, type ConnectionState, type ReconnectingMuxerOptions } from "../src/index.js";
 import { createDuplexPair, type MemoryDuplex } from "../src/testing.js";
 import { bytes, rejection, sleep, text, until } from "../../../test-support/helpers.js";
+import { onFakeTime, settle } from "../../../test-support/fake-time.js";
 
 /** A pretend server: each connect makes a fresh in-memory connection, unless it is down. */
 function fakeServer() {
@@ -38,6 +39,8 @@ function client(server: ReturnType<typeof fakeServer>, options: ReconnectingMuxe
 }
 
 describe("ReconnectingMuxer", () => {
+  afterEach(() => vi.useRealTimers());
+
   it("comes back after a drop with its handlers and id, so the server can call it again", async () => {
     const server = fakeServer();
     const { c, states } = client(server, { handlers: { 1: () => bytes("client v1") } });
@@ -125,27 +128,59 @@ describe("ReconnectingMuxer", () => {
   });
 
   it("gives a queued call only its own timeout", async () => {
+    const core = await onFakeTime(() => import("../src/index.js"));
     const server = fakeServer();
-    const { c } = client(server, { queueLimit: 5 });
-    await c.ready();
     server.up = false;
-    server.wires[0]!.drop();
-    await until(() => c.state === "connecting");
-    const started = Date.now();
-    expect((await rejection(c.rpc(1, bytes(""), { timeout: 30 }))).code).toBe("timeout");
-    expect(Date.now() - started).toBeLessThan(500);
+    const c = new core.ReconnectingMuxer(server.connect, { initialDelay: 5, maxDelay: 20, keepalive: false, queueLimit: 5 });
+    let code: string | undefined;
+    c.rpc(1, bytes(""), { timeout: 30 }).catch((e: BimuxError) => (code = e.code));
+    await vi.advanceTimersByTimeAsync(29);
+    expect(code).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(code).toBe("timeout");
     c.close();
   });
 
-  it("backs off exponentially with jitter between failed attempts", async () => {
+  it("backs off exponentially between failed attempts, up to maxDelay", async () => {
+    const core = await onFakeTime(() => import("../src/index.js"));
     const server = fakeServer();
     server.up = false;
-    const { c } = client(server, { initialDelay: 10, maxDelay: 40, factor: 2, jitter: 0 });
-    await sleep(200);
-    // Delays 10, 20, 40, 40, 40… after the first attempt at 0: about 6 attempts in 200 ms, never 20.
-    expect(server.attempts).toBeGreaterThanOrEqual(4);
-    expect(server.attempts).toBeLessThanOrEqual(8);
+    const attempts: number[] = [];
+    const started = performance.now();
+    const c = new core.ReconnectingMuxer(
+      async () => {
+        attempts.push(performance.now() - started);
+        return server.connect();
+      },
+      { initialDelay: 10, maxDelay: 40, factor: 2, jitter: 0, keepalive: false },
+    );
+    await vi.advanceTimersByTimeAsync(200);
+    // The first attempt at once, then 10, 20, 40 and 40 again (maxDelay) after each failure.
+    expect(attempts).toEqual([0, 10, 30, 70, 110, 150, 190]);
     c.close();
+  });
+
+  it("spreads its delays with jitter: each delay is shortened by a random part of at most `jitter`", async () => {
+    const core = await onFakeTime(() => import("../src/index.js"));
+    const server = fakeServer();
+    server.up = false;
+    const attempts: number[] = [];
+    vi.spyOn(Math, "random").mockReturnValue(1);
+    try {
+      const c = new core.ReconnectingMuxer(
+        async () => {
+          attempts.push(performance.now());
+          return server.connect();
+        },
+        { initialDelay: 100, maxDelay: 100, factor: 2, jitter: 0.5, keepalive: false },
+      );
+      await vi.advanceTimersByTimeAsync(160);
+      // With the random part at its largest, every delay is half the base one.
+      expect(attempts.slice(1).map((at, i) => at - attempts[i]!)).toEqual([50, 50, 50]);
+      c.close();
+    } finally {
+      vi.restoreAllMocks();
+    }
   });
 
   it("gives up after maxAttempts, closing for good and rejecting ready()", async () => {
@@ -188,6 +223,8 @@ describe("ReconnectingMuxer", () => {
 });
 
 describe("edge cases", () => {
+  afterEach(() => vi.useRealTimers());
+
   it("a connection the server closes at once is not reported open; queued calls wait for the next one", async () => {
     let attempts = 0;
     const seen: Array<{ state: ConnectionState; muxerClosed: boolean | undefined }> = [];
@@ -242,14 +279,18 @@ describe("edge cases", () => {
   });
 
   it("refuses at once, while connecting, a call the muxer would refuse at once", async () => {
+    // Fake time that never moves: the refusals cannot wait for a connection or a timeout.
+    const core = await onFakeTime(() => import("../src/index.js"));
     const server = fakeServer();
     server.up = false;
-    const { c } = client(server, { queueLimit: 5 });
-    const started = Date.now();
-    expect((await rejection(c.rpc(2 ** 40, bytes("")))).code).toBe("invalid_argument");
-    expect((await rejection(c.send(1, "text" as unknown as Uint8Array))).code).toBe("invalid_argument");
-    expect((await rejection(c.rpc(1, bytes(""), { signal: AbortSignal.abort() }))).code).toBe("aborted");
-    expect(Date.now() - started).toBeLessThan(100);
+    const c = new core.ReconnectingMuxer(server.connect, { initialDelay: 5, maxDelay: 20, keepalive: false, queueLimit: 5 });
+    const codes: string[] = [];
+    const code = (e: BimuxError) => void codes.push(e.code);
+    c.rpc(2 ** 40, bytes("")).catch(code);
+    c.send(1, "text" as unknown as Uint8Array).catch(code);
+    c.rpc(1, bytes(""), { signal: AbortSignal.abort() }).catch(code);
+    await settle();
+    expect(codes).toEqual(["invalid_argument", "invalid_argument", "aborted"]);
     c.close();
   });
 

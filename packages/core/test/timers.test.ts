@@ -1,79 +1,88 @@
-import { describe, expect, it, vi } from "vitest";
-import * as server from "../src/timers.js";
-import * as browser from "../src/timers.browser.js";
-import { sleep } from "../../../test-support/helpers.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { onFakeTime } from "../../../test-support/fake-time.js";
 
+type Timers = typeof import("../src/timers.js");
+
+// Each test loads its own copy of the timers on fake time: they keep their interval in module state.
 describe.each([
-  ["server (shared wheel)", server],
-  ["browser (timer each)", browser],
-])("timers: %s", (_name, timers) => {
-  const deadline = (timeout: number, fired: number[], started: number) => ({
+  ["server (shared wheel)", (): Promise<Timers> => import("../src/timers.js")],
+  ["browser (timer each)", (): Promise<Timers> => import("../src/timers.browser.js")],
+])("timers: %s", (_name, load) => {
+  afterEach(() => vi.useRealTimers());
+
+  const deadline = (timeout: number, fired: number[]) => ({
     timeout,
     slot: undefined as unknown,
-    expire: () => void fired.push(Date.now() - started),
+    expire: () => void fired.push(performance.now()),
   });
 
-  it("expires a deadline once, after its timeout and not long after", async () => {
+  it("expires a deadline once, never before its timeout and at most a tick (10 ms) after", async () => {
+    const timers = await onFakeTime(load);
     const fired: number[] = [];
-    const started = Date.now();
-    timers.startDeadline(deadline(30, fired, started));
-    await sleep(120);
+    const started = performance.now();
+    timers.startDeadline(deadline(30, fired));
+    await vi.advanceTimersByTimeAsync(29);
+    expect(fired).toEqual([]);
+    await vi.advanceTimersByTimeAsync(11);
     expect(fired).toHaveLength(1);
-    expect(fired[0]).toBeGreaterThanOrEqual(29); // timers may round the last millisecond
-    expect(fired[0]).toBeLessThan(100);
+    expect(fired[0]! - started).toBeGreaterThanOrEqual(30);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(fired).toHaveLength(1);
   });
 
   it("never expires a stopped deadline, and keeps the others", async () => {
+    const timers = await onFakeTime(load);
     const fired: number[] = [];
-    const started = Date.now();
-    const stopped = deadline(20, fired, started);
+    const stopped = deadline(20, fired);
     timers.startDeadline(stopped);
-    timers.startDeadline(deadline(25, fired, started));
+    timers.startDeadline(deadline(25, fired));
     timers.stopDeadline(stopped);
-    await sleep(80);
+    await vi.advanceTimersByTimeAsync(80);
     expect(fired).toHaveLength(1);
   });
 
-  it("ticks a member every interval until it leaves", async () => {
+  it("ticks a member once every interval until it leaves", async () => {
+    const timers = await onFakeTime(load);
     let ticks = 0;
     const member = { timer: undefined as unknown, tick: () => void ticks++ };
     timers.join(20, member);
-    await sleep(110);
+    await vi.advanceTimersByTimeAsync(110);
+    expect(ticks).toBe(5);
     timers.leave(member);
-    const seen = ticks;
-    expect(seen).toBeGreaterThanOrEqual(3);
-    expect(seen).toBeLessThanOrEqual(6);
-    await sleep(60);
-    expect(ticks).toBe(seen);
+    await vi.advanceTimersByTimeAsync(60);
+    expect(ticks).toBe(5);
   });
 });
 
 describe("timers: server wheel housekeeping", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.useRealTimers();
+  });
+
   it("stops its shared interval within a tick once no deadline waits, not when the stopped ones would have fired", async () => {
+    const server = await onFakeTime(() => import("../src/timers.js"));
+    // Spied on once the fake timers are in: these are what the fresh copy calls.
     const started = vi.spyOn(globalThis, "setInterval");
     const cleared = vi.spyOn(globalThis, "clearInterval");
-    try {
-      const early = { timeout: 60_000, slot: undefined as unknown, expire: () => {} };
-      const late = { timeout: 3_600_000, slot: undefined as unknown, expire: () => {} };
-      server.startDeadline(early);
-      const ticker = started.mock.results.at(-1)!.value;
-      server.startDeadline(late);
-      server.stopDeadline(early);
-      await sleep(30);
-      expect(cleared).not.toHaveBeenCalledWith(ticker); // one still waits
-      server.stopDeadline(late);
-      await sleep(30);
-      expect(cleared).toHaveBeenCalledWith(ticker);
-      // Calls one after another share the interval rather than start one each.
-      const before = started.mock.calls.length;
-      for (let i = 0; i < 50; i++) {
-        const call = { timeout: 1000, slot: undefined as unknown, expire: () => {} };
-        server.startDeadline(call);
-        server.stopDeadline(call);
-      }
-      expect(started.mock.calls.length - before).toBeLessThanOrEqual(1);
-    } finally {
-      vi.restoreAllMocks();
+    const early = { timeout: 60_000, slot: undefined as unknown, expire: () => {} };
+    const late = { timeout: 3_600_000, slot: undefined as unknown, expire: () => {} };
+    server.startDeadline(early);
+    const ticker = started.mock.results.at(-1)!.value;
+    server.startDeadline(late);
+    server.stopDeadline(early);
+    await vi.advanceTimersByTimeAsync(30);
+    expect(cleared).not.toHaveBeenCalledWith(ticker); // one still waits
+    server.stopDeadline(late);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(cleared).toHaveBeenCalledWith(ticker);
+    // Calls one after another share the interval rather than start one each.
+    const before = started.mock.calls.length;
+    for (let i = 0; i < 50; i++) {
+      const call = { timeout: 1000, slot: undefined as unknown, expire: () => {} };
+      server.startDeadline(call);
+      server.stopDeadline(call);
     }
+    expect(started.mock.calls.length - before).toBeLessThanOrEqual(1);
   });
 });
