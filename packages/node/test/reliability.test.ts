@@ -1,9 +1,10 @@
 import type { IncomingMessage } from "node:http";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
 import { BimuxError, dial, serve, type BimuxServer, type CallContext, type ConnectionState, type Muxer } from "../src/index.js";
 import { bytes, rejection, sleep, text, until } from "../../../test-support/helpers.js";
 import { nextPeer, start } from "./servers.js";
+import { onFakeTime } from "../../../test-support/fake-time.js";
 
 
 /** Opens a raw WebSocket and reports the HTTP status of a refused upgrade. */
@@ -59,36 +60,70 @@ describe("extension negotiation over WebSocket", () => {
 });
 
 describe("keepalive over WebSocket", () => {
-  it("the server notices a client that vanished (no pongs, no close) within a few intervals", async () => {
-    const { server, url } = await start({ keepalive: { interval: 50 }, extensions: false });
-    // A raw client stands in for a Go one: it only answers WebSocket pings, and then stops reading altogether.
-    const raw = new WebSocket(url);
-    await new Promise((r) => raw.once("open", r));
-    const peer = await nextPeer(server);
-    await sleep(200);
-    expect(peer.closed).toBe(false); // pings answered while it reads
-    raw.pause();
-    const started = Date.now();
-    const info = await peer.wait();
-    // Two to three intervals in theory; the margin absorbs a loaded CI machine.
-    expect(Date.now() - started).toBeLessThan(1000);
-    expect(info.error?.code).toBe("unavailable");
-    expect(server.peers.size).toBe(0);
-    raw.terminate();
+  // The keepalive ticks run on fake intervals, moved by the test; the sockets, and ws's own
+  // timeouts, stay real. Each test loads its own @bimux/node: core keeps one interval per
+  // keepalive length in module state, which must be made on the fake clock.
+  const KEEPALIVE_CLOCKS = ["setInterval", "clearInterval", "performance"] as const;
+  afterEach(() => vi.useRealTimers());
+
+  it("the server keeps a client that answers its pings, and drops it three intervals after it stops reading", async () => {
+    const node = await onFakeTime(() => import("../src/index.js"), [...KEEPALIVE_CLOCKS]);
+    const server = await node.serve({ port: 0, host: "127.0.0.1", path: "/mux", keepalive: { interval: 50 }, extensions: false });
+    try {
+      // A raw client stands in for a Go one: it only answers WebSocket pings, and then stops reading altogether.
+      const raw = new WebSocket(`ws://127.0.0.1:${server.port}/mux`);
+      await new Promise((r) => raw.once("open", r));
+      const peer = await nextPeer(server);
+      // A ping of our own and its pong: once back, the server has read all the client sent before it
+      // (the pong to a ping of the server's included), and the client all the server sent before it.
+      const roundTrip = () =>
+        new Promise<void>((resolve, reject) => {
+          const closed = () => reject(new Error("the server dropped a client that answers its pings"));
+          raw.once("close", closed);
+          raw.once("pong", () => (raw.off("close", closed), resolve()));
+          raw.ping();
+        });
+      for (let tick = 0; tick < 6; tick++) {
+        await vi.advanceTimersByTimeAsync(50);
+        await roundTrip(); // the client gets the server's ping, if this tick sent one, and answers it
+        await roundTrip(); // the server gets that answer before its next tick
+      }
+      expect(peer.closed).toBe(false); // pings answered while it reads
+      raw.pause();
+      await vi.advanceTimersByTimeAsync(3 * 50);
+      expect(peer.closed).toBe(true);
+      const info = await peer.wait();
+      expect(info.error?.code).toBe("unavailable");
+      expect(server.peers.size).toBe(0);
+      raw.terminate();
+    } finally {
+      await server.close();
+    }
   });
 
-  it("a client notices a server that vanished, and its calls reject", async () => {
+  it("a client notices, three intervals on, a server that stopped reading, and its calls reject at once, not at their timeout", async () => {
+    const node = await onFakeTime(() => import("../src/index.js"), [...KEEPALIVE_CLOCKS]);
     let serverSocket: IncomingMessage["socket"] | undefined;
-    const { url } = await start({ onConnection: (_m, req) => (serverSocket = req.socket), onRpc: () => new Promise(() => {}) });
-    const client = await dial(url, { keepalive: { interval: 50 } });
-    const call = rejection(client.rpc(1, bytes(""), { timeout: 60_000 }));
-    await until(() => serverSocket !== undefined);
-    serverSocket!.pause(); // the server's end stops reading: no pongs, no close
-    const started = Date.now();
-    expect((await call).code).toBe("closed");
-    expect(Date.now() - started).toBeLessThan(1000);
-    expect((await client.wait()).error?.code).toBe("unavailable");
-    serverSocket!.destroy();
+    const server = await node.serve({
+      port: 0, host: "127.0.0.1", path: "/mux",
+      onConnection: (_m, req) => (serverSocket = req.socket),
+      onRpc: () => new Promise(() => {}),
+    });
+    try {
+      const client = await node.dial(`ws://127.0.0.1:${server.port}/mux`, { keepalive: { interval: 50 } });
+      await until(() => serverSocket !== undefined);
+      let code: string | undefined;
+      client.rpc(1, bytes(""), { timeout: 60_000 }).catch((e: BimuxError) => (code = e.code));
+      serverSocket!.pause(); // the server's end stops reading: no pongs, no close
+      await vi.advanceTimersByTimeAsync(3 * 50);
+      expect(client.closed).toBe(true);
+      await until(() => code !== undefined);
+      expect(code).toBe("closed");
+      expect((await client.wait()).error?.code).toBe("unavailable");
+      serverSocket!.destroy();
+    } finally {
+      await server.close();
+    }
   });
 });
 
