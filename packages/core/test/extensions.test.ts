@@ -418,32 +418,32 @@ describe("limits, clocks and reused numbers", () => {
   });
 
   it("a call still times out after the wall clock steps back", async () => {
+    // Fake time: the wall clock (Date) steps back a minute, the monotonic one (performance.now) does not.
+    const core = await onFakeTime(() => import("../src/index.js"));
     const [a, b] = createDuplexPair();
-    new Muxer(b, { keepalive: false, onRpc: () => new Promise<Uint8Array>(() => {}) });
-    const caller = new Muxer(a, { keepalive: false });
-    const longCall = caller.rpc(1, bytes(""), { timeout: 60_000 }).catch(() => {}); // keeps the shared ticker running
-    await sleep(20);
-    vi.setSystemTime(Date.now() - 60_000); // mocks Date only; real timers keep running
-    const call = rejection(caller.rpc(1, bytes(""), { timeout: 50 }));
-    const outcome = await Promise.race([call.then((e) => e.code), sleep(500).then(() => "pending")]);
-    vi.useRealTimers(); // clock right again
-    const later = await Promise.race([call.then((e) => e.code), sleep(300).then(() => "pending")]);
+    new core.Muxer(b, { keepalive: false, onRpc: () => new Promise<Uint8Array>(() => {}) });
+    const caller = new core.Muxer(a, { keepalive: false });
+    await vi.advanceTimersByTimeAsync(20);
+    vi.setSystemTime(Date.now() - 60_000);
+    let code: string | undefined;
+    caller.rpc(1, bytes(""), { timeout: 50 }).catch((e: BimuxError) => (code = e.code));
+    await vi.advanceTimersByTimeAsync(60);
+    expect(code).toBe("timeout"); // got undefined: never times out
     caller.close();
-    await longCall;
-    expect([outcome, later]).toEqual(["timeout", "timeout"]); // got ["pending", "pending"]: never times out
   });
 
   it("a call does not time out early when the wall clock steps forward", async () => {
+    const core = await onFakeTime(() => import("../src/index.js"));
     const [a, b] = createDuplexPair();
-    new Muxer(b, { keepalive: false, onRpc: async () => (await sleep(100), bytes("ok")) });
-    const caller = new Muxer(a, { keepalive: false });
-    const call = caller.rpc(1, bytes(""), { timeout: 5_000 }).then(() => "ok", (e) => e.code);
-    await sleep(5);
+    new core.Muxer(b, { keepalive: false, onRpc: () => new Promise<Uint8Array>((r) => setTimeout(() => r(bytes("ok")), 100)) });
+    const caller = new core.Muxer(a, { keepalive: false });
+    let outcome: string | undefined;
+    caller.rpc(1, bytes(""), { timeout: 5_000 }).then(() => (outcome = "ok"), (e: BimuxError) => (outcome = e.code));
+    await vi.advanceTimersByTimeAsync(5);
     vi.setSystemTime(Date.now() + 60_000);
-    const outcome = await call;
-    vi.useRealTimers();
-    caller.close();
+    await vi.advanceTimersByTimeAsync(95);
     expect(outcome).toBe("ok"); // got "timeout" after ~10 ms
+    caller.close();
   });
 
   it("a reused request number gets at most one answer even if the new request is answered synchronously", async () => {
