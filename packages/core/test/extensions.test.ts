@@ -423,6 +423,7 @@ describe("limits, clocks and reused numbers", () => {
     const [a, b] = createDuplexPair();
     new core.Muxer(b, { keepalive: false, onRpc: () => new Promise<Uint8Array>(() => {}) });
     const caller = new core.Muxer(a, { keepalive: false });
+    caller.rpc(1, bytes(""), { timeout: 60_000 }).catch(() => {}); // keeps the shared ticker running across the step
     await vi.advanceTimersByTimeAsync(20);
     vi.setSystemTime(Date.now() - 60_000);
     let code: string | undefined;
