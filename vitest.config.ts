@@ -33,7 +33,7 @@ export default defineConfig({
         // Everything a page runs: the muxer's and the browser package's tests again, on the page's timers.
         test: {
           name: "browser timers",
-          include: ["packages/core/test/{muxer,extensions,reconnect,robustness}.test.ts", "packages/browser/test/**/*.test.ts"],
+          include: ["packages/core/test/muxer/*.test.ts", "packages/core/test/{negotiation,reconnect,errors}.test.ts", "packages/browser/test/**/*.test.ts"],
         },
       },
     ],

@@ -1,6 +1,6 @@
 // Small helpers the test suites of every package share.
 import { expect } from "vitest";
-import { BimuxError } from "../packages/core/src/errors.js";
+import { BimuxError } from "@bimux/core";
 
 /** UTF-8 bytes of `s`. */
 export const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
