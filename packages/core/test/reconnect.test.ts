@@ -368,18 +368,22 @@ describe("ReconnectingMuxer: backoff and giving up", () => {
   });
 
   it("counts a connection the server drops at once as a failed attempt: it backs off and gives up at maxAttempts", async () => {
+    const core = await onFakeTime(() => import("@bimux/core"));
     let accepted = 0;
-    const c = new ReconnectingMuxer(
+    const c = new core.ReconnectingMuxer(
       async () => {
         accepted++;
         const [client, side] = createDuplexPair();
-        const server = new Muxer(side, { keepalive: false });
+        const server = new core.Muxer(side, { keepalive: false });
         setTimeout(() => server.close(4001, "not you"), 1); // accepts, then turns the client away
         return client;
       },
       { initialDelay: 5, maxDelay: 20, jitter: 0, keepalive: false, maxAttempts: 3 },
     );
-    const info = await Promise.race([c.wait(), sleep(3000).then(() => undefined)]);
+    let info: Awaited<ReturnType<typeof c.wait>> | undefined;
+    void c.wait().then((i) => (info = i));
+    // Three attempts, each closed 1 ms after it opened, with 5 and 10 ms between them.
+    await vi.advanceTimersByTimeAsync(100);
     expect(accepted).toBe(3);
     expect(info?.reason).toMatch(/^gave up after 3 attempts: connection closed \d+ ms after opening \(4001\)$/);
   });
@@ -413,13 +417,17 @@ describe("ReconnectingMuxer: close", () => {
   });
 
   it("a throwing onStateChange does not leave wait() hanging after close()", async () => {
-    const c = new ReconnectingMuxer(
-      async () => { const [x, y] = createDuplexPair(); new Muxer(y, { keepalive: false }); return x; },
+    // Fake time that never moves: wait() must end with the close itself, not by some timer.
+    const core = await onFakeTime(() => import("@bimux/core"));
+    const c = new core.ReconnectingMuxer(
+      async () => { const [x, y] = createDuplexPair(); new core.Muxer(y, { keepalive: false }); return x; },
       { keepalive: false, onStateChange: (s) => { if (s === "closed") throw new Error("app bug"); } },
     );
     await c.ready();
     try { c.close(); } catch {} // close() itself throws
-    const r = await Promise.race([c.wait().then(() => "ended"), sleep(200).then(() => "hang")]);
+    let r = "hang";
+    void c.wait().then(() => (r = "ended"));
+    await settle();
     expect(r).toBe("ended"); // got "hang"
   });
 });

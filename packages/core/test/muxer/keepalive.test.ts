@@ -48,10 +48,11 @@ describe("keepalive", () => {
         sink.current?.alive?.();
       },
     };
-    const withPing = new Muxer(duplex, { keepalive: { interval: 10 } });
+    const core = await onFakeTime(() => import("@bimux/core"));
+    const withPing = new core.Muxer(duplex, { keepalive: { interval: 10 } });
     const [quiet] = createDuplexPair();
-    const withoutPing = new Muxer(quiet, { keepalive: { interval: 10 } });
-    await sleep(100);
+    const withoutPing = new core.Muxer(quiet, { keepalive: { interval: 10 } });
+    await vi.advanceTimersByTimeAsync(100);
     expect(pings).toBeGreaterThan(0);
     expect(withPing.closed).toBe(false);
     expect(withoutPing.closed).toBe(false);
@@ -70,8 +71,9 @@ describe("keepalive", () => {
       bufferedAmount: 0,
       protocol: "bimux.ext.v1",
     };
-    const muxer = new Muxer(duplex, { keepalive: { interval: 20 } });
-    await new Promise((r) => setTimeout(r, 70));
+    const core = await onFakeTime(() => import("@bimux/core"));
+    const muxer = new core.Muxer(duplex, { keepalive: { interval: 20 } });
+    await vi.advanceTimersByTimeAsync(70);
     expect(pings).toBeGreaterThan(0);
     expect(sent).toEqual([]); // no ping message: a busy browser page answers the transport's ping anyway
     muxer.close();

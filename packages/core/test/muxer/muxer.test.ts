@@ -165,12 +165,18 @@ describe("Muxer: close", () => {
   });
 
   it("onClose and onError both throwing still closes the transport", async () => {
-    const { a, b } = pair({
+    // Fake time that never moves: the peer must hear the close itself, not some timer.
+    const core = await onFakeTime(() => import("@bimux/core"));
+    const [da, db] = createDuplexPair();
+    const a = new core.Muxer(da, {
       onClose: () => { throw new Error("hook"); },
       onError: () => { throw new Error("onError"); },
     });
+    const b = new core.Muxer(db, {});
     try { a.close(); } catch {}
-    const info = await Promise.race([b.wait(), new Promise((r) => setTimeout(() => r("hung"), 200))]);
+    let info: unknown = "hung";
+    void b.wait().then((i) => (info = i));
+    await settle();
     expect(info).not.toBe("hung");
   });
 
