@@ -319,7 +319,13 @@ afterAll(() => {
   console.log(lines.join("\n"));
 });
 
-describe("decodeFrame under fuzzing", () => {
+/**
+ * A fixed amount of work (numRuns), not a speed check: about 5 s here on an idle machine,
+ * several times that on a loaded one, where the default 20 s would fail a decoder that is right.
+ */
+const FUZZ_TIMEOUT_MS = 120_000;
+
+describe("decodeFrame under fuzzing", { timeout: FUZZ_TIMEOUT_MS }, () => {
   it("takes random bytes: a frame in range or a protocol error, as protobuf-es and the Go decoder decide", () => {
     fc.assert(
       fc.property(fc.array(fc.oneof(fc.uint8Array({ maxLength: 48 }), protoishBytes), { minLength: 12, maxLength: 12 }), (inputs) => {
@@ -454,7 +460,7 @@ async function settleWithin<T>(promise: Promise<T>, ms: number): Promise<{ value
   }
 }
 
-describe("Muxer under fuzzed input", () => {
+describe("Muxer under fuzzed input", { timeout: FUZZ_TIMEOUT_MS }, () => {
   it("stays open on valid frames, closes with 1002/1003 on bad ones, and settles every call either way", async () => {
     const CALLS = 4;
     await fc.assert(
