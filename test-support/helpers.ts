@@ -1,6 +1,6 @@
 // Small helpers the test suites of every package share.
 import { expect } from "vitest";
-import { BimuxError } from "../packages/core/src/errors.js";
+import { BimuxError } from "@bimux/core";
 
 /** UTF-8 bytes of `s`. */
 export const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -25,8 +25,19 @@ export async function rejection(p: Promise<unknown>): Promise<BimuxError> {
   try {
     await p;
   } catch (error) {
-    expect(error).toBeInstanceOf(BimuxError);
+    expectBimuxError(error);
     return error as BimuxError;
   }
   throw new Error("expected a rejection");
+}
+
+/**
+ * Asserts that `error` is a BimuxError. Tests on fake time load a fresh copy of core's modules
+ * (whose timers keep module state), whose BimuxError is another class: so the test is by shape,
+ * the error's name and a code, rather than by `instanceof` one copy's class.
+ */
+export function expectBimuxError(error: unknown): asserts error is BimuxError {
+  expect(error).toBeInstanceOf(Error);
+  expect((error as Error).name).toBe("BimuxError");
+  expect(typeof (error as BimuxError).code).toBe("string");
 }

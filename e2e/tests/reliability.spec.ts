@@ -59,13 +59,12 @@ test("the page notices a server that vanished without closing, and its calls rej
   const outcome = page.evaluate(async () => {
     const { bimux, harness } = window;
     const muxer = await bimux.dial(harness.wsUrl, { keepalive: { interval: 100 } });
-    const started = performance.now();
     const call = await muxer.rpc(1, new Uint8Array(), { timeout: 60_000 }).then(
       () => "resolved",
       (error: unknown) => window.harness.describe(error).code,
     );
     const info = await muxer.wait();
-    return { call, code: info.code, error: info.error?.code, extensions: muxer.extensions, ms: performance.now() - started };
+    return { call, code: info.code, error: info.error?.code, extensions: muxer.extensions };
   });
   const peer = await app.peer("lonely");
   expect(peer.extensions).toBe(true);
@@ -73,8 +72,8 @@ test("the page notices a server that vanished without closing, and its calls rej
   await expect.poll(() => peer.servingCalls).toBe(1);
   for (const socket of sockets) socket.pause();
   const result = await outcome;
+  // "closed", not "timeout": the keepalive ended the connection long before the call's 60 s.
+  // (Within three intervals: asserted on fake time in packages/core/test/muxer/keepalive.test.ts.)
   expect(result).toMatchObject({ call: "closed", code: 1006, error: "unavailable", extensions: true });
-  // Two to three intervals of 100 ms, with room for a loaded machine.
-  expect(result.ms).toBeLessThan(2000);
   for (const socket of sockets) socket.destroy();
 });

@@ -10,13 +10,10 @@ import { getEventListeners } from "node:events";
 import { fromBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BimuxError } from "../src/errors.js";
-import { EXTENSIONS_PROTOCOL } from "../src/negotiation.js";
-import { decodeFrame, encodeFrame, type Frame } from "../src/wire/codec.js";
-import { Flag } from "../src/wire/flags.js";
-import { Muxer, type MuxerOptions } from "../src/muxer/muxer.js";
+import { BimuxError, EXTENSIONS_PROTOCOL, Flag, Muxer, decodeFrame, encodeFrame, type Frame, type MuxerOptions } from "@bimux/core";
+import { createDuplexPair } from "@bimux/core/testing";
+// The generated protobuf-es schema, one of the decoders the fuzzer compares: not part of the API.
 import { MessageSchema } from "../src/gen/bimux/v1/message_pb.js";
-import { createDuplexPair } from "../src/testing.js";
 import {
   BIMUX_TS,
   GO_APIV2,
@@ -29,7 +26,7 @@ import {
   type FieldSpec,
   type ModelResult,
   type Mutation,
-} from "./wire-model.js";
+} from "./fixtures/wire-model.js";
 
 const seed = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : undefined;
 const params = <T>(numRuns: number): fc.Parameters<T> => (seed === undefined ? { numRuns } : { numRuns, seed });
@@ -322,7 +319,13 @@ afterAll(() => {
   console.log(lines.join("\n"));
 });
 
-describe("decodeFrame under fuzzing", () => {
+/**
+ * A fixed amount of work (numRuns), not a speed check: about 5 s here on an idle machine,
+ * several times that on a loaded one, where the default 20 s would fail a decoder that is right.
+ */
+const FUZZ_TIMEOUT_MS = 120_000;
+
+describe("decodeFrame under fuzzing", { timeout: FUZZ_TIMEOUT_MS }, () => {
   it("takes random bytes: a frame in range or a protocol error, as protobuf-es and the Go decoder decide", () => {
     fc.assert(
       fc.property(fc.array(fc.oneof(fc.uint8Array({ maxLength: 48 }), protoishBytes), { minLength: 12, maxLength: 12 }), (inputs) => {
@@ -457,7 +460,7 @@ async function settleWithin<T>(promise: Promise<T>, ms: number): Promise<{ value
   }
 }
 
-describe("Muxer under fuzzed input", () => {
+describe("Muxer under fuzzed input", { timeout: FUZZ_TIMEOUT_MS }, () => {
   it("stays open on valid frames, closes with 1002/1003 on bad ones, and settles every call either way", async () => {
     const CALLS = 4;
     await fc.assert(

@@ -2,9 +2,11 @@
  * Chaos over real WebSockets on 127.0.0.1: 10,000 calls in flight in both directions
  * at once, handlers that answer late, never, or by throwing, and connections that go
  * away at random moments: closed by the client, by the server, or cut at the TCP
- * level. Every call must settle, promptly, with a reply or an expected error, and
- * nothing may be left behind: no calls or handlers counted, no timers, no sockets,
- * no listeners on the callers' AbortSignals.
+ * level. Every call must settle with a reply or an expected error, one on a dropped
+ * connection through the drop and not at its timeout, and nothing may be left behind:
+ * no calls or handlers counted, no timers, no sockets, no listeners on the callers'
+ * AbortSignals. How long calls took to settle after a drop is printed, not asserted:
+ * on a loaded machine it is the machine that is measured.
  *
  * CHAOS_SEED=<n> replays a run's random choices (the seed is printed; network timing still varies).
  */
@@ -18,10 +20,15 @@ const ROUNDS = 4;
 const CLIENTS = 8;
 /** Calls each way on each connection: 8 clients x 2 directions x 625 = 10,000 in flight per round. */
 const CALLS_PER_DIRECTION = 625;
-/** How long after the last drop every call must have settled. Far below the 30 s default timeout. */
-const SETTLE_DEADLINE_MS = 5_000;
-/** What "promptly" means for a call on a connection that went away. */
-const MAX_SETTLE_AFTER_DROP_MS = 1_000;
+/**
+ * The timeout of every call not given a short one. A call on a dropped connection must settle
+ * through the drop, never by this timeout: an ordering the outcome codes check ("timeout" is
+ * wrong for these calls), not a measured time. Well below the test's own limit, so that a
+ * call left waiting for it fails the test with its code rather than by that limit.
+ */
+const LONG_TIMEOUT_MS = 10_000;
+// The test's own limit is only for a hang: four rounds take about 10 s on an idle machine,
+// and several times that on a loaded one; 120 s leaves room for rounds that wait out LONG_TIMEOUT_MS.
 
 const seed = process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : Date.now() % 2 ** 31;
 function mulberry32(a: number): () => number {
@@ -226,7 +233,7 @@ describe("chaos over real WebSockets", () => {
           const call: Call = { connection, route, payload, shortTimeout, controller };
           calls.push(call);
           from
-            .rpc(route, payload, { timeout: shortTimeout ? between(5, 60) : undefined, signal: controller?.signal })
+            .rpc(route, payload, { timeout: shortTimeout ? between(5, 60) : LONG_TIMEOUT_MS, signal: controller?.signal })
             .then(
               (value) => (call.outcome = { value }),
               (error: unknown) => (call.outcome = { error }),
@@ -254,12 +261,13 @@ describe("chaos over real WebSockets", () => {
         drop(step.connection, step.kind, calls);
       }
 
-      // Every call settles, soon: none may be left waiting for its 30 s default timeout.
-      const allSettled = await eventually(() => calls.every((c) => c.outcome), SETTLE_DEADLINE_MS);
+      // Every call settles: by its own timeout at the latest, every call has (see expectedCodes
+      // for which may settle that way); one still pending after it was never settled at all.
+      const allSettled = await eventually(() => calls.every((c) => c.outcome), LONG_TIMEOUT_MS + 2_000);
       const hung = calls.filter((c) => !c.outcome);
       expect(
         allSettled,
-        `${hung.length} calls still pending ${SETTLE_DEADLINE_MS} ms after the last drop, e.g. route ${hung[0]?.route} on ${hung[0]?.connection.name} (${hung[0]?.connection.drop})`,
+        `${hung.length} calls still pending after their own timeout, e.g. route ${hung[0]?.route} on ${hung[0]?.connection.name} (${hung[0]?.connection.drop})`,
       ).toBe(true);
       await sleep(0); // let the .finally() stamps land
 
@@ -280,7 +288,6 @@ describe("chaos over real WebSockets", () => {
         if (call.settledAt! >= connection.droppedAt!) slowest = Math.max(slowest, call.settledAt! - connection.droppedAt!);
       }
       figures.maxSettleAfterDrop = Math.max(figures.maxSettleAfterDrop, slowest);
-      expect(slowest, "a call took too long to settle after its connection dropped").toBeLessThan(MAX_SETTLE_AFTER_DROP_MS);
       for (const c of connections) figures.minPendingAtDrop = Math.min(figures.minPendingAtDrop, c.pendingAtDrop!);
 
       // Nothing left behind: every muxer closed and empty, the server forgot the peers,
@@ -303,5 +310,5 @@ describe("chaos over real WebSockets", () => {
       figures.roundMs.push(performance.now() - started);
     }
     expect(unhandled).toEqual([]);
-  }, 30_000);
+  }, 120_000);
 });

@@ -33,6 +33,12 @@ const concat = (a: Uint8Array, b: Uint8Array) => {
 /** The bytes the Go peer's `payload(size)` makes: (i*31+7) mod 256. */
 const payload = (size: number) => Uint8Array.from({ length: size }, (_, i) => (i * 31 + 7) & 0xff);
 const MiB = 1 << 20;
+/**
+ * The keepalive interval of the tests that keep a quiet connection up. The Go peer is another
+ * process: on a loaded machine it may go unscheduled for longer than two 50 ms intervals, and
+ * its connection would be dropped as dead; 200 ms leaves it room.
+ */
+const KEEPALIVE_MS = 200;
 
 let binary = "";
 let buildDir = "";
@@ -257,8 +263,8 @@ describe("TS client ↔ Go server (gorilla/websocket, golang/protobuf 1.3.5)", (
 
   it("delivers sends to Go in order, numbered by the same counter as calls, and sends Go only base-protocol bytes", async () => {
     const { go, url } = await goServer();
-    // Keepalive every 50 ms: on a plain connection that is a WebSocket ping, which gorilla answers.
-    const client = await tsClient(url, { handlers: helloHandler, keepalive: { interval: 50 } });
+    // Keepalive every KEEPALIVE_MS: on a plain connection that is a WebSocket ping, which gorilla answers.
+    const client = await tsClient(url, { handlers: helloHandler, keepalive: { interval: KEEPALIVE_MS } });
     await go.next((l) => l.event === "hello" && l.ok === true);
     let calls = 0;
     const sends: Array<Promise<unknown>> = [];
@@ -274,7 +280,7 @@ describe("TS client ↔ Go server (gorilla/websocket, golang/protobuf 1.3.5)", (
     expect((await rejection(client.rpc(3, bytes("slow"), { timeout: 50 }))).code).toBe("timeout");
     calls++;
     // Quiet for 8 keepalive intervals: gorilla's pongs keep the connection up; Go's late reply is dropped.
-    await sleep(400);
+    await sleep(8 * KEEPALIVE_MS);
     expect(client.closed).toBe(false);
     expect(text(await client.rpc(1, bytes("still here")))).toBe("still here");
     calls++;
@@ -330,7 +336,7 @@ describe("Go client ↔ TS server", () => {
       host: "127.0.0.1",
       port: 0,
       path: "/mux",
-      keepalive: { interval: 100 },
+      keepalive: { interval: KEEPALIVE_MS },
       handlers: {
         1: (_route, data) => data,
         2: (_route, data) => reversed(data),
@@ -395,7 +401,7 @@ describe("Go client ↔ TS server", () => {
     expect(oneways).toEqual(range(1000, String));
 
     // Quiet for 4 keepalive intervals: the TS server pings Go with WebSocket pings, gorilla answers.
-    await sleep(400);
+    await sleep(4 * KEEPALIVE_MS);
     expect(goClient.closed).toBe(false);
     expect(text(await rpc(1, bytes("last")))).toBe("last");
 
@@ -531,8 +537,8 @@ describe("edge: Go client → TS server", () => {
   });
 
   it("keepalive keeps an idle Go client alive for 10 intervals", async () => {
-    const { go, peer } = await goClientOf({ onRpc: echoRoute, keepalive: { interval: 50 } });
-    await sleep(600);
+    const { go, peer } = await goClientOf({ onRpc: echoRoute, keepalive: { interval: KEEPALIVE_MS } });
+    await sleep(10 * KEEPALIVE_MS);
     expect(peer.closed).toBe(false);
     expect((await go.command(`rpc 1 1000 z`, "rpc")).hex).toBe(hex(bytes("1:z")));
   });
@@ -604,9 +610,9 @@ describe("edge: TS client ↔ Go server", () => {
 
   it("idle TS client stays up with a Go server over 10 keepalive intervals", async () => {
     const { go, url } = await goServer();
-    const client = await tsClient(url, { extensions: false, handlers: helloHandler, keepalive: { interval: 50 } });
+    const client = await tsClient(url, { extensions: false, handlers: helloHandler, keepalive: { interval: KEEPALIVE_MS } });
     await go.next((l) => l.event === "hello");
-    await sleep(600);
+    await sleep(10 * KEEPALIVE_MS);
     expect(client.closed).toBe(false);
     expect(text(await client.rpc(1, bytes("alive")))).toBe("alive");
   });

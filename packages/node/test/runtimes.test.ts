@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { bytes, text } from "../../../test-support/helpers.js";
-import { start } from "./servers.js";
+import { start } from "./fixtures/servers.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const fixture = fileURLToPath(new URL("./fixtures/runtime-client.mjs", import.meta.url));

@@ -97,7 +97,8 @@ class InboundCall implements CallContext {
         this.#due = 0;
         this.end(new BimuxError("timeout", `the caller's ${this.timeout} ms passed`));
       };
-      if (this.expired) expire();
+      // A call already answered in time keeps a live signal, however late the handler looks at it.
+      if (this.expired && !this.#answered) expire();
       // No timer for a call already answered: nobody would clear it.
       else if (this.timeout && !this.#answered) this.#deadline = setTimeout(expire, this.#due - performance.now());
     }

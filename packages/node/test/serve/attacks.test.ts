@@ -10,7 +10,7 @@ import { getEventListeners } from "node:events";
 import { describe, expect, it } from "vitest";
 import { BimuxError, dial, encodeFrame, type AuthResult, type BimuxServer, type Muxer, type ServeOptions } from "../../src/index.js";
 import { bytes, rejection, sleep, text } from "../../../../test-support/helpers.js";
-import { nextPeer, start as startServer } from "../servers.js";
+import { nextPeer, start as startServer } from "../fixtures/servers.js";
 import { attack, closeCode, eventually, flood, frames, masked, upgradeStatus, type Attacker } from "./attackers.js";
 
 /** The server options the hardening adds, by their planned names; until then serve() ignores them. */

@@ -2,8 +2,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { decodeFrame, encodeFrame, type Frame } from "../src/wire/codec.js";
-import { MessageSchema } from "../src/gen/bimux/v1/message_pb.js";
+import { decodeFrame, encodeFrame, type Frame } from "@bimux/core";
+// The generated protobuf-es schema, a second opinion on the vectors: not part of the API.
+import { MessageSchema } from "../../src/gen/bimux/v1/message_pb.js";
 
 interface Vector {
   name: string;
@@ -14,7 +15,7 @@ interface Vector {
   wireHex: string;
 }
 
-const vectorsPath = fileURLToPath(new URL("../../../conformance/go-bimux-wire-vectors.json", import.meta.url));
+const vectorsPath = fileURLToPath(new URL("../../../../conformance/go-bimux-wire-vectors.json", import.meta.url));
 const { vectors } = JSON.parse(readFileSync(vectorsPath, "utf8")) as { vectors: Vector[] };
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");

@@ -1,9 +1,10 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BimuxError } from "../src/errors.js";
-import { decodeErrorReply, decodeFrame, encodeErrorReply, encodeFrame, type Frame } from "../src/wire/codec.js";
-import { ErrorReplySchema, MessageSchema } from "../src/gen/bimux/v1/message_pb.js";
+import { BimuxError, CloseCode, Flag, decodeErrorReply, decodeFrame, encodeErrorReply, encodeFrame, type Frame } from "@bimux/core";
+// The generated protobuf-es schema, the reference the codec is checked against: not part of the API.
+import { ErrorReplySchema, MessageSchema } from "../../src/gen/bimux/v1/message_pb.js";
+import { bytes } from "../../../../test-support/helpers.js";
 
 const MAX_U64 = 0xffffffffffffffffn;
 
@@ -120,5 +121,26 @@ describe("codec on bad input", () => {
     ]) {
       expect(() => encodeFrame(bad)).toThrow(BimuxError);
     }
+  });
+});
+
+describe("codec edge values", () => {
+  it("round-trips the edge values of every field, refuses what the wire cannot carry, and keeps the wire numbers of Flag and CloseCode", () => {
+    for (const f of [
+      { number: 0, flag: 0, route: 0, data: new Uint8Array() },
+      { number: Number.MAX_SAFE_INTEGER, flag: 6, route: -2147483648, data: bytes("x") },
+      { number: 2n ** 64n - 1n, flag: -1, route: 2147483647, data: bytes("y"), timeout: 4294967295 },
+    ]) {
+      expect(decodeFrame(encodeFrame(f))).toEqual(f);
+    }
+    expect(encodeFrame({ number: 0, flag: 0, route: 0, data: new Uint8Array() }).length).toBe(0);
+    for (const bad of [{ number: -1 }, { number: 2 ** 53 }, { number: 2n ** 64n }, { route: 2 ** 31 }, { flag: 1.5 }, { timeout: 2 ** 32 }, { timeout: -1 }]) {
+      expect(() => encodeFrame({ number: 1, flag: 0, route: 0, data: new Uint8Array(), ...bad } as never)).toThrow(BimuxError);
+    }
+    expect(decodeErrorReply(encodeErrorReply({ code: "", message: "" }))).toEqual({ code: "", message: "" });
+    expect(decodeErrorReply(encodeErrorReply({ code: "x", message: "é" }))).toEqual({ code: "x", message: "é" });
+    expect(() => decodeErrorReply(new Uint8Array([0x0a, 5, 1]))).toThrow(BimuxError);
+    expect(Flag).toEqual({ request: 0, response: 1, oneway: 2, error: 3, cancel: 4, ping: 5, pong: 6 });
+    expect(CloseCode.messageTooBig).toBe(1009);
   });
 });

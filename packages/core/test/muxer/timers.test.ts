@@ -1,0 +1,107 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { Muxer } from "@bimux/core";
+import { createDuplexPair } from "@bimux/core/testing";
+import { bytes } from "../../../../test-support/helpers.js";
+import { onFakeTime } from "../../../../test-support/fake-time.js";
+
+// The timers are internal: no entry point exports them, so these tests load the modules themselves.
+type Timers = typeof import("../../src/muxer/timers.js");
+
+// Each test loads its own copy of the timers on fake time: they keep their interval in module state.
+describe.each([["shared wheel", (): Promise<Timers> => import("../../src/muxer/timers.js")]])("timers: %s", (_name, load) => {
+  afterEach(() => vi.useRealTimers());
+
+  const deadline = (timeout: number, fired: number[]) => ({
+    timeout,
+    slot: undefined as unknown,
+    expire: () => void fired.push(performance.now()),
+  });
+
+  it("expires a deadline once, never before its timeout and at most a tick (10 ms) after", async () => {
+    const timers = await onFakeTime(load);
+    const fired: number[] = [];
+    const started = performance.now();
+    timers.startDeadline(deadline(30, fired));
+    await vi.advanceTimersByTimeAsync(29);
+    expect(fired).toEqual([]);
+    await vi.advanceTimersByTimeAsync(11);
+    expect(fired).toHaveLength(1);
+    expect(fired[0]! - started).toBeGreaterThanOrEqual(30);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(fired).toHaveLength(1);
+  });
+
+  it("never expires a stopped deadline, and keeps the others", async () => {
+    const timers = await onFakeTime(load);
+    const fired: number[] = [];
+    const stopped = deadline(20, fired);
+    timers.startDeadline(stopped);
+    timers.startDeadline(deadline(25, fired));
+    timers.stopDeadline(stopped);
+    await vi.advanceTimersByTimeAsync(80);
+    expect(fired).toHaveLength(1);
+  });
+
+  it("ticks a member once every interval until it leaves", async () => {
+    const timers = await onFakeTime(load);
+    let ticks = 0;
+    const member = { timer: undefined as unknown, tick: () => void ticks++ };
+    timers.join(20, member);
+    await vi.advanceTimersByTimeAsync(110);
+    expect(ticks).toBe(5);
+    timers.leave(member);
+    await vi.advanceTimersByTimeAsync(60);
+    expect(ticks).toBe(5);
+  });
+});
+
+describe("timers: server wheel housekeeping", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.useRealTimers();
+  });
+
+  it("stops its shared interval within a tick once no deadline waits, not when the stopped ones would have fired", async () => {
+    const server = await onFakeTime(() => import("../../src/muxer/timers.js"));
+    // Spied on once the fake timers are in: these are what the fresh copy calls.
+    const started = vi.spyOn(globalThis, "setInterval");
+    const cleared = vi.spyOn(globalThis, "clearInterval");
+    const early = { timeout: 60_000, slot: undefined as unknown, expire: () => {} };
+    const late = { timeout: 3_600_000, slot: undefined as unknown, expire: () => {} };
+    server.startDeadline(early);
+    const ticker = started.mock.results.at(-1)!.value;
+    server.startDeadline(late);
+    server.stopDeadline(early);
+    await vi.advanceTimersByTimeAsync(30);
+    expect(cleared).not.toHaveBeenCalledWith(ticker); // one still waits
+    server.stopDeadline(late);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(cleared).toHaveBeenCalledWith(ticker);
+    // Calls one after another share the interval rather than start one each.
+    const before = started.mock.calls.length;
+    for (let i = 0; i < 50; i++) {
+      const call = { timeout: 1000, slot: undefined as unknown, expire: () => {} };
+      server.startDeadline(call);
+      server.stopDeadline(call);
+    }
+    expect(started.mock.calls.length - before).toBeLessThanOrEqual(1);
+  });
+});
+
+describe("timers: the shared interval under load", () => {
+  it("sequential calls do not create and clear an interval timer each", async () => {
+    const [da, db] = createDuplexPair();
+    const a = new Muxer(da, {});
+    const b = new Muxer(db, { onRpc: (_r, d) => d });
+    const spy = vi.spyOn(globalThis, "setInterval");
+    try {
+      for (let i = 0; i < 1000; i++) await a.rpc(1, bytes("x"));
+      // One wheel interval for a burst of calls; 88baf8e makes it 1000 (≈15% on a memory pair).
+      expect(spy.mock.calls.length).toBeLessThan(10);
+    } finally {
+      spy.mockRestore();
+      a.close();
+      b.close();
+    }
+  });
+});
