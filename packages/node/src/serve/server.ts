@@ -10,6 +10,8 @@ import { wsDuplex } from "../ws-duplex.js";
 import { PeerRegistry } from "./peer-registry.js";
 import { destroySelf, judge, refuseUpgrade, type Authenticate, type OriginPolicy } from "./upgrade-gate.js";
 import { route } from "./upgrade-router.js";
+import { track, untrack } from "./peer-info.js";
+import { logRefusal } from "../log.js";
 
 /** Options of {@link serve}: where to listen, who may connect, and the hooks each connection's muxer gets. */
 export interface ServeOptions extends Omit<MuxerOptions, "id" | "onError"> {
@@ -116,6 +118,7 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
     },
     onClose: (muxer) => {
       peers.remove(muxer);
+      untrack(peers, muxer);
       connections.drop(muxer);
       muxerOptions.onClose?.(muxer);
     },
@@ -135,6 +138,7 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
       (verdict) => {
         deciding.delete(socket);
         if (socket.destroyed) return;
+        if (!verdict.accept) logRefusal(request, verdict.status, verdict.reason);
         if (!verdict.accept) return refuseUpgrade(socket, verdict.status, verdict.message || verdict.reason);
         if (closing) return refuseUpgrade(socket, 503);
         socket.off("error", destroySelf);
@@ -160,6 +164,7 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
     }
     muxer.id = id ?? `peer-${++nextPeer}`;
     peers.add(muxer);
+    track(peers, muxer, ws, request);
     connections.push(muxer);
     try {
       onConnection?.(muxer, request);
