@@ -11,6 +11,7 @@ export default defineConfig({
       { find: /^@bimux\/core\/transport$/, replacement: src("./packages/core/src/transport/index.ts") },
       { find: /^@bimux\/core$/, replacement: src("./packages/core/src/index.ts") },
       { find: /^@bimux\/node$/, replacement: src("./packages/node/src/index.ts") },
+      { find: /^@bimux\/cli$/, replacement: src("./packages/cli/src/index.ts") },
       { find: /^@bimux\/browser$/, replacement: src("./packages/browser/src/index.ts") },
     ],
   },
