@@ -17,6 +17,6 @@ export default defineConfig({
   },
   test: {
     testTimeout: 20_000,
-    include: ["packages/*/test/**/*.test.ts"],
+    include: ["packages/*/test/**/*.test.ts", "examples/test/**/*.test.ts"],
   },
 });
