@@ -21,9 +21,9 @@ describe("NODE_DEBUG=bimux", () => {
     expect(existsSync(built), "run `pnpm run build` first: the child process loads dist/").toBe(true);
   });
 
-  it("logs connects, refusals with their reason, closes with code and reason, and limits hit", async () => {
+  it("logs connects, refusals with their reason, closes with code and reason, limits hit and protocol errors", async () => {
     const { stdout, stderr } = await run({ NODE_DEBUG: "bimux" });
-    expect(stdout.trim().split("\n")).toEqual(["unavailable", "permission_denied", "unauthenticated", "1009", "done"]);
+    expect(stdout.trim().split("\n")).toEqual(["unavailable", "permission_denied", "unauthenticated", "1009", "1002", "done"]);
     const lines = stderr.split("\n").filter((line) => line.startsWith("BIMUX "));
     const has = (pattern: RegExp) => expect(lines.some((line) => pattern.test(line)), `${pattern} in:\n${lines.join("\n")}`).toBe(true);
     has(/refuse 127\.0\.0\.1:\d+ \/elsewhere: 404 no bimux server on path \/elsewhere/);
@@ -32,9 +32,10 @@ describe("NODE_DEBUG=bimux", () => {
     has(/connect agent-7 from 127\.0\.0\.1:\d+ \/mux/);
     has(/close agent-7: 1000 "bye" \(by remote\)$/);
     has(/close agent-7: 1009 .* limit hit: \[too_large\]/);
+    has(/close agent-7: 1002 .* protocol error: \[protocol\]/);
     // The server's own close of what was left: every connection is accounted for.
-    expect(lines.filter((line) => / connect /.test(line))).toHaveLength(2);
-    expect(lines.filter((line) => / close /.test(line))).toHaveLength(2);
+    expect(lines.filter((line) => / connect /.test(line))).toHaveLength(3);
+    expect(lines.filter((line) => / close /.test(line))).toHaveLength(3);
   });
 
   it("prints nothing without NODE_DEBUG", async () => {
