@@ -149,6 +149,25 @@ describe("bimux listen", () => {
   });
 });
 
+describe("bimux listen --reconnect", () => {
+  it("comes back to a server that restarted, and answers it", async () => {
+    const first = await serve({ host: "127.0.0.1", port: 0, path: "/mux" });
+    const port = first.port;
+    const agent = testIO();
+    const listening = run(["listen", `ws://127.0.0.1:${port}/mux`, "--reconnect", "--route", "1=cat"], agent.io);
+    await until(() => first.peers.size === 1, "the listener to connect");
+    await first.close();
+    const second = await serve({ host: "127.0.0.1", port, path: "/mux" });
+    cleanups.push(() => second.close());
+    await until(() => second.peers.size === 1, "the listener to come back", 1500);
+    const [peer] = [...second.peers] as [Muxer];
+    expect(str(await peer.rpc(1, text("again")))).toBe("again");
+    agent.stop();
+    expect(await listening).toBe(0);
+    expect(agent.stderr()).toMatch(/bimux: connecting\n[^]*bimux: open/);
+  });
+});
+
 describe("bimux peers", () => {
   it("lists the peers of a server with the dashboard", async () => {
     const { url, base } = await startServe("--dashboard");

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
-import { BimuxError, dial, type Muxer, type RpcHandler } from "@bimux/node";
+import { BimuxError, dial, dialReconnecting, type CloseInfo, type DialOptions, type RpcHandler } from "@bimux/node";
 import { CONNECT_HELP, CONNECT_OPTIONS, UsageError, connectOptions, encodingOf, routeOf, type Encoding } from "../args.js";
 import { EXIT_CODES, EXIT_OK } from "../exit-codes.js";
 import { aborted, write, type CliIO } from "../io.js";
@@ -12,9 +12,11 @@ with the request on its stdin; its stdout is the reply, and a non-zero exit an e
 reply (code "remote") with its stderr as the message. The command sees the route in
 BIMUX_ROUTE, and is stopped (SIGTERM) when the caller gives up. Whatever arrives on
 a route with no command is printed; a call there is answered "unimplemented".
-Runs until Ctrl-C or until the server closes the connection.
+Runs until Ctrl-C or until the server closes the connection (with --reconnect, until Ctrl-C
+or a refusal: 401, 403).
 
   --route N=CMD      answer route N with the shell command CMD; repeatable
+  --reconnect        dial again after every drop, with backoff; the state changes go to stderr
   --encoding E       how to print what arrives: utf8 (default), hex, base64 or json
 
 ${CONNECT_HELP}
@@ -31,7 +33,7 @@ export async function listen(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { ...CONNECT_OPTIONS, route: { type: "string", multiple: true, short: "r" }, encoding: { type: "string" } },
+    options: { ...CONNECT_OPTIONS, route: { type: "string", multiple: true, short: "r" }, encoding: { type: "string" }, reconnect: { type: "boolean" } },
   });
   if (values.help) return void (await write(io.stdout, `${LISTEN_HELP}\n`)), EXIT_OK;
   const [url, ...rest] = positionals;
@@ -49,19 +51,23 @@ export async function listen(argv: string[], io: CliIO): Promise<number> {
   const connect = await connectOptions(values);
   const print = (kind: string, route: number, data: Uint8Array) => write(io.stdout, `${kind} route ${route}: ${show(data, encoding)}\n`);
 
-  let muxer: Muxer;
+  const options: DialOptions = {
+    ...connect,
+    signal: io.signal,
+    handlers,
+    onRpc: async (route, data) => {
+      await print("rpc", route, data);
+      throw new BimuxError("unimplemented", `no command for route ${route} on this listener`);
+    },
+    onOneway: (route, data) => print("send", route, data),
+    onError: (error) => void write(io.stderr, `bimux: ${error.message}\n`),
+  };
+  // What both kinds of client have: a plain muxer ends with its connection, a reconnecting one only when closed for good.
+  let muxer: { wait(): Promise<CloseInfo>; close(code?: number, reason?: string): void };
   try {
-    muxer = await dial(url, {
-      ...connect,
-      signal: io.signal,
-      handlers,
-      onRpc: async (route, data) => {
-        await print("rpc", route, data);
-        throw new BimuxError("unimplemented", `no command for route ${route} on this listener`);
-      },
-      onOneway: (route, data) => print("send", route, data),
-      onError: (error) => void write(io.stderr, `bimux: ${error.message}\n`),
-    });
+    muxer = values.reconnect
+      ? await dialReconnecting(url, { ...options, onStateChange: (state) => void write(io.stderr, `bimux: ${state}\n`) })
+      : await dial(url, options);
   } catch (error) {
     const failure = BimuxError.from(error);
     await write(io.stderr, `bimux: ${failure.message}\n`);
