@@ -1,4 +1,6 @@
-import { execFile, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createServer as createHttpsServer } from "node:https";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -115,6 +117,32 @@ describe("bimux call against bimux serve --echo", () => {
     const statuses = Object.values(EXIT_CODES);
     expect(new Set(statuses).size).toBe(statuses.length);
     expect(statuses.every((s) => s > 2 && s < 256)).toBe(true);
+  });
+});
+
+describe("bimux call over TLS", () => {
+  it("trusts a private CA with --ca, refuses an unknown certificate, and skips the check with --insecure", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "bimux-tls-"));
+    cleanups.push(() => rm(dir, { recursive: true }));
+    const key = join(dir, "key.pem");
+    const cert = join(dir, "cert.pem");
+    // A self-signed certificate for 127.0.0.1, made for this test by Debian's openssl.
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { stdio: "ignore" });
+    const https = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) });
+    const server = await serve({ server: https, path: "/mux", onRpc: (_route, data) => data });
+    await new Promise<void>((resolve) => https.listen(0, "127.0.0.1", resolve));
+    cleanups.push(async () => {
+      await server.close();
+      https.closeAllConnections();
+      await new Promise((resolve) => https.close(resolve));
+    });
+    const url = `wss://127.0.0.1:${(https.address() as { port: number }).port}/mux`;
+    expect(await cli(["call", url, "1", "private", "--ca", cert])).toEqual({ code: 0, stdout: "private", stderr: "" });
+    const unknown = await cli(["call", url, "1", "x"]);
+    expect(unknown.code).toBe(EXIT_CODES.unavailable);
+    expect(unknown.stderr).toMatch(/certificate/i);
+    expect((await cli(["call", url, "1", "anyway", "--insecure"])).stdout).toBe("anyway");
+    expect((await cli(["call", url, "1", "x", "--cert", cert])).code).toBe(2); // --cert without --key
   });
 });
 
