@@ -123,12 +123,15 @@ export function createDashboard(server: BimuxServer, options: DashboardOptions =
     "GET /agent.js": (_q, r) => send(r, 200, "text/javascript; charset=utf-8", AGENT_JS.replace("__MUX_PATH__", JSON.stringify(muxPath))),
     "GET /bimux.global.js": async (_q, r) => send(r, 200, "text/javascript; charset=utf-8", await readFile(require.resolve("@bimux/browser/bimux.global.js"))),
     "GET /api/peers": async (_q, r) => send(r, 200, "application/json", JSON.stringify({ peers: await summaries(server, true) })),
-    "GET /api/events": async (request, response) => {
+    "GET /api/events": async (_request, response) => {
       response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive" });
       streams.add(response);
-      request.on("close", () => {
+      // The response's close: the page went away (the request's may come as soon as its empty body is read).
+      response.on("close", () => {
         streams.delete(response);
-        if (!streams.size) refresh = void clearInterval(refresh);
+        if (streams.size) return;
+        clearInterval(refresh);
+        refresh = undefined;
       });
       refresh ??= setInterval(() => void broadcast(), REFRESH_MS).unref();
       response.write(`event: peers\ndata: ${JSON.stringify(await summaries(server, false))}\n\n`);
