@@ -1,5 +1,6 @@
 import { execFile, execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -214,6 +215,22 @@ describe("bimux peers", () => {
     const { peers } = JSON.parse(json.stdout) as { peers: Array<{ id: string; rtt: number | null }> };
     expect(peers).toHaveLength(1);
     expect(typeof peers[0]!.rtt).toBe("number");
+  });
+
+  it("answers only requests for a loopback Host: a rebound DNS name gets 401", async () => {
+    const { base } = await startServe("--dashboard");
+    const status = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest(`${base}api/peers`, { headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    expect(await status("evil.example:8080")).toBe(401);
+    expect(await status("localhost:8080")).toBe(200);
+    expect(await status(new URL(base).host)).toBe(200);
   });
 
   it("says when the server has no dashboard", async () => {
