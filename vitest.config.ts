@@ -11,11 +11,12 @@ export default defineConfig({
       { find: /^@bimux\/core\/transport$/, replacement: src("./packages/core/src/transport/index.ts") },
       { find: /^@bimux\/core$/, replacement: src("./packages/core/src/index.ts") },
       { find: /^@bimux\/node$/, replacement: src("./packages/node/src/index.ts") },
+      { find: /^@bimux\/cli$/, replacement: src("./packages/cli/src/index.ts") },
       { find: /^@bimux\/browser$/, replacement: src("./packages/browser/src/index.ts") },
     ],
   },
   test: {
     testTimeout: 20_000,
-    include: ["packages/*/test/**/*.test.ts"],
+    include: ["packages/*/test/**/*.test.ts", "examples/test/**/*.test.ts"],
   },
 });

@@ -1,6 +1,7 @@
 export { serve } from "./serve/server.js";
 export type { BimuxServer, ServeOptions } from "./serve/server.js";
 export type { AuthContext, Authenticate, AuthResult, OriginPolicy } from "./serve/upgrade-gate.js";
+export { measureRtt, peerInfo, watchPeers, type PeerEvent, type PeerInfo } from "./serve/peer-info.js";
 export { PeerRegistry } from "./serve/peer-registry.js";
 export type { DuplicateIdPolicy } from "./serve/peer-registry.js";
 export { ConnectionQueue } from "./connection-queue.js";

@@ -11,6 +11,8 @@ import { InboundBudget } from "./inbound-budget.js";
 import { PeerRegistry, type DuplicateIdPolicy } from "./peer-registry.js";
 import { destroySelf, judge, refuseUpgrade, type Authenticate, type OriginPolicy } from "./upgrade-gate.js";
 import { route } from "./upgrade-router.js";
+import { track, untrack } from "./peer-info.js";
+import { logRefusal } from "../log.js";
 
 /** Options of {@link serve}: where to listen, who may connect, and the hooks each connection's muxer gets. */
 export interface ServeOptions extends Omit<MuxerOptions, "id" | "onError"> {
@@ -136,6 +138,7 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
     },
     onClose: (muxer) => {
       peers.remove(muxer);
+      untrack(peers, muxer);
       connections.drop(muxer);
       muxerOptions.onClose?.(muxer);
     },
@@ -171,8 +174,11 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
         stopReading();
         deciding.delete(socket);
         if (socket.destroyed) return;
-        // The body says only what the application chose to say: the reason (a hook's verdict, say) is for the logs.
-        if (!verdict.accept) return refuseUpgrade(socket, verdict.status, verdict.message);
+        if (!verdict.accept) {
+          logRefusal(request, verdict.status, verdict.reason);
+          // The body says only what the application chose to say: the reason (a hook's verdict, say) is for the logs.
+          return refuseUpgrade(socket, verdict.status, verdict.message);
+        }
         if (closing) return refuseUpgrade(socket, 503);
         // An id vouched for by authenticate that a live connection has: refused before any WebSocket exists.
         if (verdict.id !== undefined && !peers.available(verdict.id)) return refuseUpgrade(socket, 409, `id ${JSON.stringify(verdict.id)} is in use`);
@@ -208,6 +214,7 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
     muxer.id = id ?? `peer-${++nextPeer}`;
     // Another connection took this id between the gate and now: the registry closed this one.
     if (!peers.add(muxer)) return;
+    track(peers, muxer, ws, request);
     connections.push(muxer);
     try {
       onConnection?.(muxer, request);

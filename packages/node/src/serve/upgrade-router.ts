@@ -2,6 +2,7 @@ import type { IncomingMessage, Server as HttpServer } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import type { Duplex as NodeStream } from "node:stream";
 import { refuseUpgrade } from "./upgrade-gate.js";
+import { logRefusal } from "../log.js";
 
 /** What a bimux server does with an upgrade request on its path. */
 export type UpgradeHandler = (request: IncomingMessage, socket: NodeStream, head: Buffer) => void;
@@ -20,6 +21,7 @@ class UpgradeRouter {
 
   readonly listener = (request: IncomingMessage, socket: NodeStream, head: Buffer): void => {
     const handler = this.#routes.get(pathOf(request)) ?? this.#routes.get(undefined);
+    if (!handler && this.http.listenerCount("upgrade") === 1) logRefusal(request, 404, `no bimux server on path ${pathOf(request)}`);
     if (handler) handler(request, socket, head);
     else if (this.http.listenerCount("upgrade") === 1) refuseUpgrade(socket, 404);
   };
