@@ -1,13 +1,18 @@
-// Fails when the generated protobuf code differs from what `buf generate` makes
-// of proto/ now, or when proto/ fails `buf lint`: generated code is never edited by hand.
+// Fails when the generated protobuf code differs from what `buf generate` makes of the
+// .proto files now, or when they fail `buf lint`: generated code is never edited by hand.
+// One entry per buf.gen template: core's envelope, @bimux/services' options, its test services.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 
 const buf = (...args) => execFileSync("buf", args, { stdio: "inherit" });
-const genDir = "packages/core/src/gen";
-const out = mkdtempSync(join(tmpdir(), "bimux-gen-"));
+/** Each template and the directory it generates into (its plugin's `out`). */
+const TEMPLATES = [
+  { template: "buf.gen.yaml", genDir: "packages/core/src/gen" },
+  { template: "packages/services/buf.gen.yaml", genDir: "packages/services/src/gen" },
+  { template: "packages/services/test/buf.gen.yaml", genDir: "packages/services/test/gen" },
+];
 
 function files(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -16,21 +21,25 @@ function files(dir) {
   });
 }
 
-try {
-  buf("lint");
-  buf("generate", "--output", out);
-  const fresh = join(out, genDir);
-  const expected = files(fresh).map((f) => relative(fresh, f)).sort();
-  const actual = files(genDir).map((f) => relative(genDir, f)).sort();
-  const stale = [
-    ...expected.filter((f) => !actual.includes(f) || readFileSync(join(fresh, f), "utf8") !== readFileSync(join(genDir, f), "utf8")),
-    ...actual.filter((f) => !expected.includes(f)),
-  ];
-  if (stale.length) {
-    console.error(`generated code is stale: ${stale.join(", ")}\nrun \`pnpm gen\` and commit the result`);
-    process.exit(1);
+buf("lint");
+let count = 0;
+const stale = [];
+for (const { template, genDir } of TEMPLATES) {
+  const out = mkdtempSync(join(tmpdir(), "bimux-gen-"));
+  try {
+    buf("generate", "--template", template, "--output", out);
+    const fresh = join(out, genDir);
+    const expected = files(fresh).map((f) => relative(fresh, f)).sort();
+    const actual = files(genDir).map((f) => relative(genDir, f)).sort();
+    count += expected.length;
+    const differ = (f) => !actual.includes(f) || readFileSync(join(fresh, f), "utf8") !== readFileSync(join(genDir, f), "utf8");
+    stale.push(...[...expected.filter(differ), ...actual.filter((f) => !expected.includes(f))].map((f) => join(genDir, f)));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
   }
-  console.log(`generated code is up to date (${expected.length} file${expected.length === 1 ? "" : "s"})`);
-} finally {
-  rmSync(out, { recursive: true, force: true });
 }
+if (stale.length) {
+  console.error(`generated code is stale: ${stale.join(", ")}\nrun \`pnpm gen\` and commit the result`);
+  process.exit(1);
+}
+console.log(`generated code is up to date (${count} file${count === 1 ? "" : "s"})`);
