@@ -1,0 +1,11 @@
+export { defineService } from "./contract.js";
+export type { AnyContract, Contract, ContractMethods, ContractOptions, ContractSpec, MethodSpec } from "./contract.js";
+export { jsonCodec } from "./codec.js";
+export type { Codec } from "./codec.js";
+export { createClient } from "./client.js";
+export { combineHandlers, implement, serviceHandlers } from "./implement.js";
+export type { ServiceHandlers } from "./implement.js";
+export type { Client, Implementation, Service, Signature, Signatures } from "./service.js";
+export type { Caller, Host, RawOnewayHandler, RawRpcHandler } from "./peer.js";
+export type { IsEmpty } from "./protobuf.js";
+export { oneway, route } from "./gen/bimux/v1/options_pb.js";

@@ -1,0 +1,13 @@
+import { defineConfig } from "tsup";
+
+export default defineConfig({
+  entry: ["src/index.ts"],
+  format: ["esm", "cjs"],
+  dts: { compilerOptions: { stripInternal: true } },
+  clean: true,
+  sourcemap: true,
+  target: "es2022",
+  tsconfig: "tsconfig.json",
+  // Shared with the application: one core (one BimuxError), one protobuf runtime for its generated code too.
+  external: ["@bimux/core", "@bufbuild/protobuf"],
+});
