@@ -1,21 +1,11 @@
 import type { RpcOptions } from "@bimux/core";
 import type { Caller } from "./peer.js";
-import { tableOf, type Client, type Service } from "./service.js";
+import type { ServiceTable } from "./table.js";
 
-/**
- * A typed client of `service` that calls through `peer`: a `Muxer`, a `ReconnectingMuxer`,
- * a server's `peers.get(id)`, or anything with `rpc` and `send`. The service is checked
- * now: a method without a route, or two on one, throws `invalid_argument` here, not at
- * the first call.
- *
- * ```ts
- * const tab = createClient(Tab, muxer);
- * const { title } = await tab.getTitle({ tabId: 1 }, { timeout: 1000 });
- * ```
- */
-export function createClient<S extends Service>(service: S, peer: Caller): Client<S> {
+/** The client of a checked service, calling through `peer`: what createClient returns. @internal */
+export function clientOf(table: ServiceTable, peer: Caller): Record<string, (request: unknown, options?: RpcOptions) => Promise<unknown>> {
   const client: Record<string, (request: unknown, options?: RpcOptions) => Promise<unknown>> = {};
-  for (const method of tableOf(service).methods) {
+  for (const method of table.methods) {
     const { route, encodeRequest, decodeResponse } = method;
     client[method.key] = method.oneway
       ? (request) => {
@@ -38,5 +28,5 @@ export function createClient<S extends Service>(service: S, peer: Caller): Clien
           return peer.rpc(route, data, options).then(decodeResponse);
         };
   }
-  return client as Client<S>;
+  return client;
 }

@@ -1,7 +1,6 @@
 import { BimuxError, type CallContext } from "@bimux/core";
 import type { Caller, Host, RawOnewayHandler, RawRpcHandler } from "./peer.js";
-import { tableOf, type Implementation, type Service } from "./service.js";
-import type { MethodEntry } from "./table.js";
+import type { MethodEntry, ServiceTable } from "./table.js";
 
 /**
  * Raw per-route handlers serving one or more services, to spread into the options of
@@ -26,22 +25,9 @@ interface Bound {
 // `handle` replaces a handler silently, and two services on one route must not.
 const claims = new WeakMap<object, Map<number, string>>();
 
-/**
- * Serves `service` on `host` (a `Muxer`, a `ReconnectingMuxer`, or anything with `handle`
- * and `handleOneway`) with `implementation`. Checked now, not at the first call: a
- * missing route or method is `invalid_argument`, a route that another service
- * implemented on this host holds is `already_exists`. Returns a function that removes
- * the service's handlers and frees its routes.
- *
- * ```ts
- * implement(muxer, Tab, {
- *   getTitle: async (req, ctx) => ({ title: document.title }),
- *   notify(note) { console.log(note.text); },
- * });
- * ```
- */
-export function implement<S extends Service>(host: Host, service: S, implementation: Implementation<S>): () => void {
-  const bound = bind(service, implementation);
+/** What implement does, for a checked service. @internal */
+export function implementTable(host: Host, table: ServiceTable, implementation: object): () => void {
+  const bound = bind(table, implementation);
   let held = claims.get(host);
   if (!held) claims.set(host, (held = new Map()));
   claim(held, bound);
@@ -54,13 +40,9 @@ export function implement<S extends Service>(host: Host, service: S, implementat
   };
 }
 
-/**
- * The raw handlers serving `service` with `implementation`, for a server to give every
- * connection: `serve({ port, ...serviceHandlers(Directory, directory) })`. Checked now,
- * as {@link implement} checks.
- */
-export function serviceHandlers<S extends Service>(service: S, implementation: Implementation<S>): ServiceHandlers {
-  const bound = bind(service, implementation);
+/** What serviceHandlers does, for a checked service. @internal */
+export function handlersOf(table: ServiceTable, implementation: object): ServiceHandlers {
+  const bound = bind(table, implementation);
   const handlers: Record<number, RawRpcHandler> = {};
   const onewayHandlers: Record<number, RawOnewayHandler> = {};
   for (const { method, rpc, oneway } of bound) {
@@ -114,9 +96,9 @@ function claim(held: Map<number, string>, bound: readonly Label[]): void {
 }
 
 /** One handler per method of `service`, each calling its function of `implementation`. */
-function bind<S extends Service>(service: S, implementation: Implementation<S>): Bound[] {
-  const functions = implementation as unknown as Record<string, unknown>;
-  return tableOf(service).methods.map((method): Bound => {
+function bind(table: ServiceTable, implementation: object): Bound[] {
+  const functions = implementation as Record<string, unknown>;
+  return table.methods.map((method): Bound => {
     const fn = functions?.[method.key];
     if (typeof fn !== "function") throw new BimuxError("invalid_argument", `${method.label} is not implemented: no function ${method.key}`);
     // Called as a method: an implementation may be a class instance using `this`.

@@ -2,7 +2,7 @@ import { BimuxError, type CallContext, type RpcOptions } from "@bimux/core";
 import type { DescMessage, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { contractTable, type AnyContract, type Contract } from "./contract.js";
 import type { Caller } from "./peer.js";
-import { protobufTable, type IsEmpty } from "./protobuf.js";
+import type { IsEmpty } from "./protobuf.js";
 import type { ServiceTable } from "./table.js";
 
 /**
@@ -73,16 +73,20 @@ const tables = new WeakMap<object, ServiceTable>();
 
 /**
  * The checked methods of `service`, made once per service. Throws `invalid_argument`
- * for what is not a service or not a valid one.
+ * for what is not a service or not a valid one. `protobuf` reads a protobuf service:
+ * given by the main entry, left out by the contract-only one, which keeps the protobuf
+ * runtime out of a page that has no protobuf services.
  * @internal
  */
-export function tableOf(service: Service): ServiceTable {
+export function tableOf(service: Service, protobuf?: (service: DescService) => ServiceTable): ServiceTable {
   let table = tables.get(service);
   if (!table) {
     const kind = (service as { kind?: unknown } | null)?.kind;
     if (kind === "bimux.contract") table = contractTable(service as AnyContract);
-    else if (kind === "service") table = protobufTable(service as DescService);
-    else throw new BimuxError("invalid_argument", "not a service: pass one from defineService() or a protoc-gen-es GenService");
+    else if (kind === "service" && protobuf) table = protobuf(service as DescService);
+    else if (kind === "service") {
+      throw new BimuxError("invalid_argument", "a protobuf service needs the full @bimux/services, not @bimux/services/contract");
+    } else throw new BimuxError("invalid_argument", "not a service: pass one from defineService() or a protoc-gen-es GenService");
     tables.set(service, table);
   }
   return table;
