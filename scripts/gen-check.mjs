@@ -1,6 +1,7 @@
 // Fails when the generated protobuf code differs from what `buf generate` makes of the
 // .proto files now, or when they fail `buf lint`: generated code is never edited by hand.
-// One entry per buf.gen template: core's envelope, @bimux/services' options, its test services.
+// One entry per buf.gen template: core's envelope, @bimux/services' options, its test
+// services, and the Go code of the interop peer.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +13,9 @@ const TEMPLATES = [
   { template: "buf.gen.yaml", genDir: "packages/core/src/gen" },
   { template: "packages/services/buf.gen.yaml", genDir: "packages/services/src/gen" },
   { template: "packages/services/test/buf.gen.yaml", genDir: "packages/services/test/gen" },
+  // Go, for the interop peer: Debian's protoc-gen-go 1.3 (scripts/env.sh --test installs it).
+  { template: "interop/go/buf.gen.options.yaml", genDir: "interop/go/peer/optionspb" },
+  { template: "interop/go/buf.gen.demo.yaml", genDir: "interop/go/peer/demopb" },
 ];
 
 function files(dir) {

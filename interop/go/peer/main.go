@@ -6,6 +6,7 @@
 //	peer server -addr 127.0.0.1:0 -path /mux [-nohook] [-calltimeout 2s]
 //	peer client -url ws://127.0.0.1:PORT/mux [-timeout 500ms]
 //	peer vectors -file conformance/go-bimux-wire-vectors.json
+//	peer typed -addr 127.0.0.1:0 -path /mux (see typed.go)
 //
 // Build without modules, from Debian's golang-github-gorilla-websocket-dev
 // and golang-goprotobuf-dev:
@@ -38,7 +39,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: peer server|client|vectors [flags]")
+		fmt.Fprintln(os.Stderr, "usage: peer server|client|dialcmd|typed|vectors [flags]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -77,6 +78,13 @@ func main() {
 			emit(map[string]interface{}{"event": "disconnected", "conn": 1, "error": errString(err)})
 		}()
 		s.commands()
+	case "typed":
+		addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
+		path := fs.String("path", "/mux", "WebSocket path")
+		callTimeout := fs.Duration("calltimeout", 2*time.Second, "timeout of this server's calls to its clients")
+		fs.Parse(os.Args[2:])
+		watchdog(*maxLife)
+		runTyped(*addr, *path, *callTimeout)
 	case "vectors":
 		file := fs.String("file", "conformance/go-bimux-wire-vectors.json", "wire vectors made by the Go original")
 		fs.Parse(os.Args[2:])
