@@ -255,3 +255,16 @@ describe("contracts: routes are checked at startup", () => {
     void page;
   });
 });
+
+describe("@bimux/services/contract, the entry without the protobuf runtime", () => {
+  it("serves and calls contracts as the main entry does, and refuses a protobuf service with invalid_argument", async () => {
+    const light = await import("@bimux/services/contract");
+    const { Tab: ProtoTab } = await import("./gen/demo/v1/tab_pb.js");
+    const { server, page } = pair();
+    light.implement(page, Tab, { getTitle: ({ tabId }) => ({ title: `light ${tabId}` }), notify() {} });
+    expect(await light.createClient(Tab, server).getTitle({ tabId: 4 })).toEqual({ title: "light 4" });
+    expect(() => light.createClient(ProtoTab, server)).toThrow(
+      expect.objectContaining({ code: "invalid_argument", rawMessage: "a protobuf service needs the full @bimux/services, not @bimux/services/contract" }),
+    );
+  });
+});
