@@ -25,6 +25,15 @@ function files(dir) {
   });
 }
 
+// Debian's protoc-gen-go 1.3 makes the Go interop peer's messages: say so rather than let buf fail obscurely.
+try {
+  execFileSync("protoc-gen-go", ["--version"], { stdio: "ignore" });
+} catch (error) {
+  if (error.code === "ENOENT") {
+    console.error("gen:check needs protoc-gen-go 1.3 for the Go interop peer: apt-get install golang-goprotobuf-dev (scripts/env.sh --test does)");
+    process.exit(1);
+  }
+}
 buf("lint");
 let count = 0;
 const stale = [];

@@ -46,8 +46,8 @@ export type Signatures<S> = S extends Contract<infer T>
 /**
  * A typed client of service `S`: one method per method of the service. A call takes
  * the request and the raw call's options (`timeout`, `signal`) and resolves to the reply;
- * a one-way method resolves once the message is written (to `undefined`, or an empty
- * `google.protobuf.Empty`). Failures reject with a `BimuxError`, with the code the
+ * a one-way method (which, as the raw `send`, takes no options) resolves once the message
+ * is written (to `undefined`, or an empty `google.protobuf.Empty`). Failures reject with a `BimuxError`, with the code the
  * remote handler threw.
  */
 export type Client<S extends Service> = {
