@@ -5,11 +5,13 @@
 // processes. Rounds interleave the three kinds so that drift hits them alike; calls/s and
 // CPU µs per call (both processes, process.cpuUsage) are the medians over the rounds.
 // Run after `pnpm run build`: `node bench/services.mjs [--rounds 5] [--duration 2000]`.
+// `--in-process`: both muxers in this process over core's in-memory pair, no sockets: the
+// typed layer's own CPU cost, without the WebSocket's (and with less noise on a busy machine).
 import { fork } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { dial, serve } from "@bimux/node";
+import { EXTENSIONS_PROTOCOL, Muxer, dial, serve } from "@bimux/node";
 import { runLoad } from "./lib/load.mjs";
 
 const arg = (name, fallback) => {
@@ -34,34 +36,45 @@ await build({
   external: ["@bimux/*", "@bufbuild/protobuf", "@bufbuild/protobuf/*"],
   logLevel: "error",
 });
-const { Directory, createClient, defineService, implement } = await import(out);
+const { Directory, createClient, createDuplexPair, defineService, implement } = await import(out);
 const JsonEcho = defineService({ echo: { route: 200 } }, { name: "JsonEcho" });
 // The typed layer with no codec work at all (the bytes as they are): what the layer itself costs.
 const identity = { encode: (value) => value, decode: (bytes) => bytes };
 const BytesEcho = defineService({ echo: { route: 201 } }, { name: "BytesEcho", codec: identity });
 
+/** The server's side: a raw echo, the protobuf Echo, the JSON echo and the bytes echo. */
+function serveAll(muxer) {
+  muxer.handle(RAW_ROUTE, (_route, data) => data);
+  implement(muxer, Directory, { lookup: ({ name }) => ({ name }), echo: (message) => message });
+  implement(muxer, JsonEcho, { echo: (message) => message });
+  implement(muxer, BytesEcho, { echo: (message) => message });
+}
+
+const inProcess = process.argv.includes("--in-process");
 if (process.argv[2] === "server") {
-  // The server: a raw echo, the protobuf Echo and the JSON echo, on every connection.
-  const server = await serve({
-    host: "127.0.0.1",
-    port: 0,
-    handlers: { [RAW_ROUTE]: (_route, data) => data },
-    onConnection: (muxer) => {
-      implement(muxer, Directory, { lookup: ({ name }) => ({ name }), echo: (message) => message });
-      implement(muxer, JsonEcho, { echo: (message) => message });
-      implement(muxer, BytesEcho, { echo: (message) => message });
-    },
-  });
+  const server = await serve({ host: "127.0.0.1", port: 0, onConnection: serveAll });
   process.on("message", (message) => {
     if (message === "cpu") process.send({ cpu: process.cpuUsage() });
   });
   process.on("disconnect", () => process.exit(0));
   process.send({ port: server.port });
 } else {
-  const child = fork(fileURLToPath(import.meta.url), ["server"], { stdio: "inherit" });
-  const next = () => new Promise((resolve) => child.once("message", resolve));
-  const { port } = await next();
-  const muxer = await dial(`ws://127.0.0.1:${port}/`);
+  let muxer;
+  let serverCpu;
+  let child;
+  if (inProcess) {
+    const [near, far] = createDuplexPair({ protocol: EXTENSIONS_PROTOCOL });
+    serveAll(new Muxer(far));
+    muxer = new Muxer(near);
+    // Both sides are this process: process.cpuUsage() below counts them already.
+    serverCpu = async () => ({ user: 0, system: 0 });
+  } else {
+    child = fork(fileURLToPath(import.meta.url), ["server"], { stdio: "inherit" });
+    const next = () => new Promise((resolve) => child.once("message", resolve));
+    const { port } = await next();
+    muxer = await dial(`ws://127.0.0.1:${port}/`);
+    serverCpu = async () => (child.send("cpu"), (await next()).cpu);
+  }
   const directory = createClient(Directory, muxer);
   const json = createClient(JsonEcho, muxer);
   const bytes = createClient(BytesEcho, muxer);
@@ -77,7 +90,6 @@ if (process.argv[2] === "server") {
   const only = process.argv.indexOf("--only");
   if (only > 0) for (const kind of Object.keys(kinds)) if (kind !== process.argv[only + 1]) delete kinds[kind];
   const results = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
-  const serverCpu = async () => (child.send("cpu"), (await next()).cpu);
   const total = (cpu) => cpu.user + cpu.system;
   // Warm up each kind (JIT, buffers) before measuring.
   for (const call of Object.values(kinds)) await runLoad(call, { inflight: INFLIGHT, durationMs: 500, expectLength: 10 });
@@ -95,7 +107,8 @@ if (process.argv[2] === "server") {
   const raw = results.raw ?? Object.values(results)[0];
   const rawRate = median(raw.map((r) => r.rate));
   const rawCpu = median(raw.map((r) => r.cpuPerCall));
-  console.log(`${ROUNDS} rounds of ${DURATION} ms per kind, ${INFLIGHT} in flight, 10-byte payloads, Node ${process.version}\n`);
+  const where = inProcess ? "both muxers in one process over core's in-memory pair" : "client and server processes over a loopback WebSocket";
+  console.log(`${ROUNDS} rounds of ${DURATION} ms per kind, ${INFLIGHT} in flight, 10-byte payloads, ${where}, Node ${process.version}\n`);
   console.log("| call | calls/s (median) | vs raw | CPU µs per call, both sides (median) | vs raw |");
   console.log("| --- | ---: | ---: | ---: | ---: |");
   for (const [kind, runs] of Object.entries(results)) {
@@ -106,5 +119,5 @@ if (process.argv[2] === "server") {
   }
   console.log(`\nper round (calls/s): ${JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.map((r) => Math.round(r.rate))])))}`);
   muxer.close();
-  child.disconnect();
+  child?.disconnect();
 }

@@ -2,3 +2,4 @@
 // generated test services are TypeScript, and the packages stay external (their dist/).
 export { Directory, EchoMessageSchema } from "../../packages/services/test/gen/demo/v1/tab_pb.js";
 export { createClient, defineService, implement } from "@bimux/services";
+export { createDuplexPair } from "@bimux/core/testing";

@@ -1,6 +1,6 @@
 import { BimuxError } from "@bimux/core";
 import { jsonCodec, type Codec } from "./codec.js";
-import { checkRoutes, coded, type MethodEntry, type ServiceTable } from "./table.js";
+import { checkRoutes, codecError, type MethodEntry, type ServiceTable } from "./table.js";
 
 /**
  * The methods of a contract, as a TypeScript interface: each takes one request and
@@ -80,10 +80,20 @@ export function contractTable(contract: AnyContract): ServiceTable {
   const methods = Object.keys(spec).map((key): MethodEntry => {
     const label = `${name}.${key}`;
     const method = (spec as Record<string, { route?: unknown; oneway?: unknown } | undefined>)[key];
-    const encode = (what: string, code: "invalid_argument" | "internal") => (value: unknown) =>
-      coded(code, `the ${what} cannot be encoded`, label, () => codec.encode(value));
-    const decode = (what: string, code: "invalid_argument" | "internal") => (bytes: Uint8Array) =>
-      coded(code, `the ${what} cannot be decoded`, label, () => codec.decode(bytes));
+    const encode = (what: string, code: "invalid_argument" | "internal") => (value: unknown) => {
+      try {
+        return codec.encode(value);
+      } catch (error) {
+        throw codecError(code, `the ${what} cannot be encoded`, label, error);
+      }
+    };
+    const decode = (what: string, code: "invalid_argument" | "internal") => (bytes: Uint8Array) => {
+      try {
+        return codec.decode(bytes);
+      } catch (error) {
+        throw codecError(code, `the ${what} cannot be decoded`, label, error);
+      }
+    };
     return {
       key,
       label,

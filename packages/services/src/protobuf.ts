@@ -12,7 +12,7 @@ import {
 } from "@bufbuild/protobuf";
 import { BimuxError } from "@bimux/core";
 import { oneway as onewayOption, route as routeOption } from "./gen/bimux/v1/options_pb.js";
-import { checkRoutes, coded, type MethodEntry, type ServiceTable } from "./table.js";
+import { checkRoutes, codecError, type MethodEntry, type ServiceTable } from "./table.js";
 
 /** True when the message `O` is google.protobuf.Empty: a one-way method's reply, and one a handler may leave out. */
 export type IsEmpty<O extends DescMessage> = MessageShape<O> extends { $typeName: "google.protobuf.Empty" } ? true : false;
@@ -45,12 +45,20 @@ export function protobufTable(service: DescService): ServiceTable {
 
 function entry({ input, output, localName }: DescMethod, label: string, route: number, oneway: boolean): MethodEntry {
   // A message is given as is; a plain object (MessageInitShape) is made into one first.
-  const encode = (schema: DescMessage, what: string, code: "invalid_argument" | "internal") => (value: unknown) =>
-    coded(code, `the ${what} cannot be encoded`, label, () =>
-      toBinary(schema, create(schema, (value ?? undefined) as MessageInitShape<DescMessage> | undefined)),
-    );
-  const decode = (schema: DescMessage, what: string, code: "invalid_argument" | "internal") => (bytes: Uint8Array) =>
-    coded(code, `the ${what} cannot be decoded`, label, () => fromBinary(schema, bytes));
+  const encode = (schema: DescMessage, what: string, code: "invalid_argument" | "internal") => (value: unknown) => {
+    try {
+      return toBinary(schema, create(schema, (value ?? undefined) as MessageInitShape<DescMessage> | undefined));
+    } catch (error) {
+      throw codecError(code, `the ${what} cannot be encoded`, label, error);
+    }
+  };
+  const decode = (schema: DescMessage, what: string, code: "invalid_argument" | "internal") => (bytes: Uint8Array) => {
+    try {
+      return fromBinary(schema, bytes);
+    } catch (error) {
+      throw codecError(code, `the ${what} cannot be decoded`, label, error);
+    }
+  };
   return {
     key: localName,
     label,

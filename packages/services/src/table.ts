@@ -44,16 +44,13 @@ export function checkRoutes(name: string, methods: readonly MethodEntry[]): Serv
 }
 
 /**
- * Runs a codec, turning what it throws into a `BimuxError` with `code`, which names the
- * method and what failed, and keeps the codec's error as its cause.
+ * What a codec threw, as the `BimuxError` with `code` the other side should see: naming the
+ * method and what failed, with the codec's error as its cause (a BimuxError stays as it is).
+ * Each codec wraps its own call in try/catch and calls this only on failure: no closure per call.
  * @internal
  */
-export function coded<T>(code: "invalid_argument" | "internal", what: string, label: string, run: () => T): T {
-  try {
-    return run();
-  } catch (error) {
-    if (error instanceof BimuxError) throw error;
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new BimuxError(code, `${label}: ${what}: ${reason}`, { cause: error });
-  }
+export function codecError(code: "invalid_argument" | "internal", what: string, label: string, error: unknown): BimuxError {
+  if (error instanceof BimuxError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new BimuxError(code, `${label}: ${what}: ${reason}`, { cause: error });
 }
