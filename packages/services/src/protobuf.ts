@@ -12,6 +12,7 @@ import {
 } from "@bufbuild/protobuf";
 import { BimuxError } from "@bimux/core";
 import { oneway as onewayOption, route as routeOption } from "./gen/bimux/v1/options_pb.js";
+import { fastEncoder } from "./fast-encode.js";
 import { checkRoutes, codecError, type MethodEntry, type ServiceTable } from "./table.js";
 
 /** True when the message `O` is google.protobuf.Empty: a one-way method's reply, and one a handler may leave out. */
@@ -47,7 +48,9 @@ function entry({ input, output, localName }: DescMethod, label: string, route: n
   // A message is given as is; a plain object (MessageInitShape) is made into one first.
   const encode = (schema: DescMessage, what: string, code: "invalid_argument" | "internal") => (value: unknown) => {
     try {
-      return toBinary(schema, create(schema, (value ?? undefined) as MessageInitShape<DescMessage> | undefined));
+      const message = create(schema, (value ?? undefined) as MessageInitShape<DescMessage> | undefined);
+      // The fast encoder when the message is flat and its values as expected; toBinary otherwise.
+      return fastEncoder(schema)?.(message as unknown as Record<string, unknown>) ?? toBinary(schema, message);
     } catch (error) {
       throw codecError(code, `the ${what} cannot be encoded`, label, error);
     }
