@@ -15,6 +15,8 @@ export type FastEncoder = (message: Record<string, unknown>) => Uint8Array | und
 /** Field presence IMPLICIT (proto3 without `optional`): a zero value is not written. */
 const IMPLICIT = 2;
 const FLOAT32_MAX = 3.4028234663852886e38;
+/** The largest buffer kept between messages (it grows for a bigger one, then goes). */
+const MAX_KEPT = 1 << 20;
 
 const encoders = new WeakMap<DescMessage, FastEncoder | null>();
 
@@ -223,8 +225,18 @@ function compile(schema: DescMessage): FastEncoder | null {
     const unknown = message.$unknown as unknown[] | undefined;
     if (message.$typeName !== typeName || (unknown !== undefined && unknown.length > 0)) return undefined;
     pos = 0;
-    for (let i = 0; i < writers.length; i++) if (!writers[i]!(message)) return undefined;
-    return buf.slice(0, pos);
+    let written: Uint8Array | undefined;
+    try {
+      for (let i = 0; i < writers.length; i++) if (!writers[i]!(message)) return undefined;
+      written = buf.slice(0, pos);
+    } finally {
+      // One big message must not keep a big buffer alive for good.
+      if (buf.length > MAX_KEPT) {
+        buf = new Uint8Array(1024);
+        view = new DataView(buf.buffer);
+      }
+    }
+    return written;
   };
 }
 
