@@ -13,6 +13,8 @@ export default defineConfig({
       { find: /^@bimux\/node$/, replacement: src("./packages/node/src/index.ts") },
       { find: /^@bimux\/cli$/, replacement: src("./packages/cli/src/index.ts") },
       { find: /^@bimux\/browser$/, replacement: src("./packages/browser/src/index.ts") },
+      { find: /^@bimux\/services$/, replacement: src("./packages/services/src/index.ts") },
+      { find: /^@bimux\/services\/contract$/, replacement: src("./packages/services/src/contract-only.ts") },
     ],
   },
   test: {

@@ -26,12 +26,13 @@ pnpm install --frozen-lockfile --reporter=silent
 # Debian packages the tests need, installed in one apt run when missing:
 # - chromium for the e2e: Playwright cannot download a browser of its own here;
 # - Go with Debian's sources of gorilla/websocket and golang/protobuf 1.3.5, from which
-#   the Go interop test builds a Go peer in GOPATH mode (no Go module proxy needed).
+#   the Go interop test builds a Go peer in GOPATH mode (no Go module proxy needed), and
+#   its protoc-gen-go 1.3, with which gen:check regenerates the peer's Go messages.
 missing=""
 if $tests; then
 [ -x /usr/bin/chromium ] || missing="chromium"
 gocode=/usr/share/gocode/src/github.com
-if ! command -v go >/dev/null || [ ! -d "$gocode/gorilla/websocket" ] || [ ! -d "$gocode/golang/protobuf/proto" ]; then
+if ! command -v go >/dev/null || ! command -v protoc-gen-go >/dev/null || [ ! -d "$gocode/gorilla/websocket" ] || [ ! -d "$gocode/golang/protobuf/proto" ]; then
   missing="$missing golang-go golang-github-gorilla-websocket-dev golang-goprotobuf-dev"
 fi
 fi

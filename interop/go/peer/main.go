@@ -9,6 +9,7 @@
 //	peer front -addr 127.0.0.1:0 -path /mux [-calltimeout 1s]   (bench/seed.mjs)
 //	peer callee -url ws://127.0.0.1:PORT/mux                    (bench/seed.mjs)
 //	peer plain -addr 127.0.0.1:0                                (bench/seed.mjs)
+//	peer typed -addr 127.0.0.1:0 -path /mux (see typed.go)
 //
 // Build without modules, from Debian's golang-github-gorilla-websocket-dev
 // and golang-goprotobuf-dev:
@@ -41,7 +42,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: peer server|client|vectors [flags]")
+		fmt.Fprintln(os.Stderr, "usage: peer server|client|dialcmd|typed|vectors [flags]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -89,6 +90,13 @@ func main() {
 		fs.Parse(os.Args[2:])
 		watchdog(*maxLife)
 		runBench(os.Args[1], *addr, *path, *url, *callTimeout)
+	case "typed":
+		addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
+		path := fs.String("path", "/mux", "WebSocket path")
+		callTimeout := fs.Duration("calltimeout", 2*time.Second, "timeout of this server's calls to its clients")
+		fs.Parse(os.Args[2:])
+		watchdog(*maxLife)
+		runTyped(*addr, *path, *callTimeout)
 	case "vectors":
 		file := fs.String("file", "conformance/go-bimux-wire-vectors.json", "wire vectors made by the Go original")
 		fs.Parse(os.Args[2:])

@@ -12,6 +12,8 @@ import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BimuxError, dial, serve, type BimuxServer, type Muxer } from "../src/index.js";
 import { encodeFrame, type Frame } from "@bimux/core";
+import { createClient, serviceHandlers } from "@bimux/services";
+import { Directory, Tab, type Note } from "../../services/test/gen/demo/v1/tab_pb.js";
 import { bytes, rejection, sleep, text, until } from "../../../test-support/helpers.js";
 
 const repo = fileURLToPath(new URL("../../..", import.meta.url));
@@ -632,5 +634,45 @@ describe("edge: TS client ↔ Go server", () => {
     await p;
     await until(() => order.length === 2);
     expect(order).toEqual(["ow:x", "reply:slow"]);
+  });
+});
+
+// ---------------------------------------------------------------- typed services
+describe("typed services (@bimux/services) ↔ Go, with messages generated for Go from the same .proto", () => {
+  it("Go reads the same routes, serves Directory and calls the TS client's Tab; TS calls Go's Directory typed", async () => {
+    const go = new GoPeer(["typed", "-addr", "127.0.0.1:0", "-path", "/mux", "-calltimeout", "300ms"]);
+    const url = `ws://127.0.0.1:${Number((await go.next(() => true)).raw)}/mux`;
+    // Go read (bimux.v1.route) from the descriptor protoc-gen-go 1.3 registered.
+    expect((await go.next((l) => l.event === "routes")).routes).toEqual({
+      "Tab.GetTitle": 1,
+      "Tab.Notify": 10,
+      "Directory.Lookup": 100,
+      "Directory.Echo": 101,
+    });
+    const notes: Note[] = [];
+    // Tab from the first frame: Go calls it the moment it accepts the connection.
+    const client = await tsClient(url, {
+      ...serviceHandlers(Tab, {
+        getTitle: ({ tabId }) => {
+          if (tabId === 404) throw new BimuxError("not_found", `no tab ${tabId}`);
+          return { title: `tab ${tabId}` };
+        },
+        notify: (note) => void notes.push(note),
+      }),
+    });
+    const directory = createClient(Directory, client);
+    const found = await directory.lookup({ name: "abc" }, { timeout: 2000 });
+    expect([found.$typeName, found.name, found.id, found.tags]).toEqual(["demo.v1.LookupResponse", "abc", 3n << 40n, ["go", "abc"]]);
+    const data = payload(1000);
+    expect(sha256((await directory.echo({ data, delayMs: 1 })).data)).toBe(sha256(data));
+
+    // Go → TS: the Go message decoded by TS, TS's reply decoded by Go.
+    expect(await go.next((l) => l.event === "getTitle" && l.tabId === 7)).toMatchObject({ ok: true, title: "tab 7" });
+    // A typed error is an error reply (flag 3), which a Go peer of the original protocol
+    // drops: its call times out, it never takes the error for a reply.
+    expect(await go.next((l) => l.event === "getTitle" && l.tabId === 404)).toMatchObject({ ok: false, error: "timeout" });
+    expect(await go.next((l) => l.event === "notify")).toMatchObject({ ok: true });
+    await until(() => notes.length === 1);
+    expect([notes[0]!.$typeName, notes[0]!.text]).toEqual(["demo.v1.Note", "from go"]);
   });
 });
