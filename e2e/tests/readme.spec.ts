@@ -9,7 +9,6 @@ import { expect, test } from "../fixtures/test.js";
 
 test("the README's server calls its page's TabService and the page the server's ServerService, not_found and invalid_argument included", async ({
   page,
-  build,
 }) => {
   // buf, esbuild and a server start: more than a spec's usual 20 s on a busy machine.
   test.setTimeout(120_000);
@@ -21,8 +20,8 @@ test("the README's server calls its page's TabService and the page the server's 
       expect(run.status, `${tool} ${args.join(" ")}: ${run.stderr}`).toBe(0);
     };
     step("buf", ["generate"]);
-    // The README's commands; the production project bundles the page as Vite or webpack would for production.
-    step("esbuild", ["src/page.ts", "--bundle", "--format=esm", "--outfile=public/page.js", ...(build === "production" ? ["--conditions=production"] : [])]);
+    // The README's commands.
+    step("esbuild", ["src/page.ts", "--bundle", "--format=esm", "--outfile=public/page.js"]);
     step("esbuild", ["src/server.ts", "--bundle", "--platform=node", "--format=esm", "--packages=external", "--outfile=dist/server.js"]);
 
     const child = spawn(process.execPath, ["dist/server.js"], { cwd: project.dir, env: { ...process.env, PORT: "0" } });
