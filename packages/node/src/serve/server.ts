@@ -104,7 +104,8 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
   wss.on("headers", (headers, request) => {
     if (headerAccepted(request)) headers.push(`${EXTENSIONS_HEADER}: ${EXTENSIONS_PROTOCOL}`);
   });
-  const peers = new PeerRegistry();
+  // A registry listener's throw is reported as any other failure no caller waits on.
+  const peers = new PeerRegistry((error) => report(BimuxError.from(error, "internal")));
   const connections = new ConnectionQueue();
   let nextPeer = 0;
   // One options object for every connection's muxer: per-connection copies and
