@@ -12,6 +12,7 @@ export default defineConfig({
       { find: /^@bimux\/core$/, replacement: src("./packages/core/src/index.ts") },
       { find: /^@bimux\/node$/, replacement: src("./packages/node/src/index.ts") },
       { find: /^@bimux\/browser$/, replacement: src("./packages/browser/src/index.ts") },
+      { find: /^@bimux\/nats$/, replacement: src("./packages/nats/src/index.ts") },
     ],
   },
   test: {
