@@ -59,7 +59,9 @@ export interface PresenceHooks {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const json = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value));
-/** Changes per announcement: one stays well below NATS's smallest usual max_payload (1 MiB) for ids up to 1 KiB. */
+/** An upper bound of the bytes an id and its time take in JSON: an escaped character takes up to 6 bytes (\uXXXX). */
+const entrySize = (id: string): number => id.length * 6 + 24;
+/** Changes per announcement at most, so that a receiver applies a burst in slices rather than in one long task. */
 const CHANGES_PER_MESSAGE = 500;
 
 /**
@@ -185,16 +187,27 @@ export class Presence {
   private flush(): void {
     this.flushing = false;
     if (this.pending.size === 0) return;
-    const pending = [...this.pending];
+    const pending = this.pending;
     this.pending = new Map();
-    for (let i = 0; i < pending.length; i += CHANGES_PER_MESSAGE) {
-      const change: Change = { node: this.node, from: this.version, to: ++this.version, joins: [], leaves: [] };
-      for (const [id, since] of pending.slice(i, i + CHANGES_PER_MESSAGE)) {
-        if (since === null) change.leaves.push(id);
-        else change.joins.push([id, since]);
+    // Each announcement stays within half of max_payload (whatever the ids' lengths) and CHANGES_PER_MESSAGE.
+    const budget = this.maxMessage() / 2;
+    let change: Change | undefined;
+    let size = 0;
+    for (const [id, since] of pending) {
+      const cost = entrySize(id);
+      if (change && (size + cost > budget || change.joins.length + change.leaves.length >= CHANGES_PER_MESSAGE)) {
+        this.publish(this.subjects.change, change);
+        change = undefined;
       }
-      this.publish(this.subjects.change, change);
+      if (!change) {
+        change = { node: this.node, from: this.version, to: ++this.version, joins: [], leaves: [] };
+        size = 128 + this.node.length;
+      }
+      size += cost;
+      if (since === null) change.leaves.push(id);
+      else change.joins.push([id, since]);
     }
+    if (change) this.publish(this.subjects.change, change);
   }
 
   private beat(): void {
@@ -336,7 +349,7 @@ export class Presence {
     let i = offset;
     for (; i < entries.length; i++) {
       const entry = entries[i]!;
-      size += entry[0].length * 2 + 24; // JSON of a non-ASCII id can double it
+      size += entrySize(entry[0]);
       if (page.length > 0 && size > budget) break;
       page.push(entry);
     }

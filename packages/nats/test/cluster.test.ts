@@ -1,14 +1,13 @@
 // Calls across nodes over a real nats-server: replies, errors with their codes, deadlines, cancellation, sizes.
 import { describe, expect, it } from "vitest";
-import { BimuxError, dial, type CallContext, type Muxer } from "@bimux/node";
+import { BimuxError, dial, type Muxer, type RpcHandler } from "@bimux/node";
 import { bytes, rejection, text, until } from "../../../test-support/helpers.js";
 import { natsServer, node } from "./nats-server.js";
 
 /** A client with id `id` on `url`, answering route 1 with "<id>: <data>", closed with the test. */
-async function agent(url: string, id: string, handlers: Record<number, (route: number, data: Uint8Array, muxer: Muxer, ctx: CallContext) => unknown> = {}): Promise<Muxer> {
-  return dial(`${url}?id=${encodeURIComponent(id)}`, {
-    handlers: { 1: (_route, data) => bytes(`${id}: ${text(data)}`), ...handlers } as never,
-  });
+async function agent(url: string, id: string, handlers: Record<number, RpcHandler> = {}): Promise<Muxer> {
+  const echo: RpcHandler = (_route, data) => bytes(`${id}: ${text(data)}`);
+  return dial(`${url}?id=${encodeURIComponent(id)}`, { handlers: { 1: echo, ...handlers } });
 }
 
 describe("calls across nodes", () => {

@@ -1,8 +1,11 @@
 // A real nats-server per test file, on a free loopback port, and the bimux nodes the tests join to it.
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createServer, connect as tcpConnect } from "node:net";
 import { afterAll, afterEach } from "vitest";
-import { serve, type BimuxServer, type ServeOptions } from "@bimux/node";
+import { serve, type BimuxError, type BimuxServer, type ServeOptions } from "@bimux/node";
 import { joinCluster, type Cluster, type JoinClusterOptions } from "@bimux/nats";
 
 /** A free TCP port on 127.0.0.1 (free when asked: the server takes it right after). */
@@ -32,11 +35,21 @@ async function listening(port: number, ms = 10_000): Promise<void> {
 /** A nats-server child process that a test can kill and start again on the same port. */
 export class NatsServer {
   private child: ChildProcess | undefined;
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    /** A config file in a temporary directory, for settings without a flag (max_payload). */
+    private readonly config: string | undefined,
+  ) {}
 
-  /** Starts `nats-server -a 127.0.0.1 -p <free port>`. */
-  static async start(): Promise<NatsServer> {
-    const server = new NatsServer(await freePort());
+  /** Starts `nats-server -a 127.0.0.1 -p <free port>`, with a `max_payload` of its own if given. */
+  static async start(options: { maxPayload?: number } = {}): Promise<NatsServer> {
+    let config: string | undefined;
+    if (options.maxPayload) {
+      const dir = await mkdtemp(join(tmpdir(), "bimux-nats-"));
+      config = join(dir, "nats.conf");
+      await writeFile(config, `max_payload: ${options.maxPayload}\n`);
+    }
+    const server = new NatsServer(await freePort(), config);
     await server.restart();
     return server;
   }
@@ -48,7 +61,8 @@ export class NatsServer {
 
   /** Starts the server again on its port, after {@link kill}. */
   async restart(): Promise<void> {
-    const child = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(this.port)], { stdio: "ignore" });
+    const args = ["-a", "127.0.0.1", "-p", String(this.port), ...(this.config ? ["-c", this.config] : [])];
+    const child = spawn("nats-server", args, { stdio: "ignore" });
     this.child = child;
     const failed = new Promise<never>((_, reject) => child.once("error", reject));
     await Promise.race([listening(this.port), failed]);
@@ -63,11 +77,17 @@ export class NatsServer {
     child.kill("SIGKILL");
     await exited;
   }
+
+  /** Kills the server and removes its config. */
+  async dispose(): Promise<void> {
+    await this.kill();
+    if (this.config) await rm(join(this.config, ".."), { recursive: true, force: true });
+  }
 }
 
 const servers: NatsServer[] = [];
 afterAll(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.kill()));
+  await Promise.all(servers.splice(0).map((s) => s.dispose()));
 });
 
 /** The nats-server of this test file, started once. */
@@ -76,19 +96,23 @@ export function natsServer(): Promise<NatsServer> {
   return (shared ??= NatsServer.start().then((s) => (servers.push(s), s)));
 }
 
-/** A nats-server of one test's own (for a test that kills it). */
-export async function ownNatsServer(): Promise<NatsServer> {
-  const s = await NatsServer.start();
+/** A nats-server of one test's own (for a test that kills it, or needs a small max_payload). */
+export async function ownNatsServer(options: { maxPayload?: number } = {}): Promise<NatsServer> {
+  const s = await NatsServer.start(options);
   servers.push(s);
   return s;
 }
 
 const running: Array<{ server: BimuxServer; cluster: Cluster }> = [];
+/** What the nodes reported through onError: a test fails on any it did not expect. */
+export const reported: BimuxError[] = [];
 afterEach(async () => {
   for (const { server, cluster } of running.splice(0)) {
     await cluster.close();
     await server.close();
   }
+  const errors = reported.splice(0);
+  if (errors.length) throw new Error(`the cluster reported: ${errors.map((e) => e.message).join("; ")}`);
 });
 
 /** A bimux node: a server on a free loopback port whose peers are named by `?id=`, joined to the cluster on `nats`. */
@@ -107,7 +131,12 @@ export async function node(
     },
     ...serveOptions,
   });
-  const cluster = await joinCluster(server, { heartbeat: 200, nats: { servers: nats.url, reconnectTimeWait: 100 }, ...options });
+  const cluster = await joinCluster(server, {
+    heartbeat: 200,
+    nats: { servers: nats.url, reconnectTimeWait: 100 },
+    onError: (error) => void reported.push(error),
+    ...options,
+  });
   running.push({ server, cluster });
   return { server, cluster, url: `ws://127.0.0.1:${server.port}/mux` };
 }
