@@ -127,7 +127,7 @@ export async function joinCluster(server: BimuxServer, options: JoinClusterOptio
     requests,
     subjects,
     node,
-    { taken: (id, since) => presence!.taken(id, since), released: (id) => presence!.released(id) },
+    { mark: () => presence!.mark(), taken: (id, since, mark) => presence!.taken(id, since, mark), released: (id) => presence!.released(id) },
     maxMessage,
     claimTimeout,
     report,

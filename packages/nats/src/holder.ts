@@ -14,8 +14,10 @@ interface Held {
 
 /** What the {@link Holder} tells the presence table. */
 export interface HolderEvents {
-  /** This node now holds `id`, since `since`. */
-  taken(id: string, since: number): void;
+  /** A point in what presence has learned, taken before a claim goes out. */
+  mark(): number;
+  /** This node now holds `id`, since `since`, after a claim sent at `mark` that nobody answered. */
+  taken(id: string, since: number, mark: number): void;
   /** This node no longer holds `id`. */
   released(id: string): void;
 }
@@ -113,6 +115,7 @@ export class Holder {
 
   private async claim(muxer: Muxer, id: string): Promise<void> {
     let heldElsewhere = false;
+    const mark = this.events.mark();
     try {
       await this.requests.request(this.subjects.claim(id), new Uint8Array(), undefined, { timeout: this.claimTimeout, what: `claim of "${id}"` });
       heldElsewhere = true;
@@ -128,7 +131,7 @@ export class Holder {
     const since = Date.now();
     const sub = this.nc.subscribe(this.subjects.peerAll(id), { callback: (error, msg) => void (error ?? this.serve(id, msg)) });
     this.held.set(id, { muxer, since, sub });
-    this.events.taken(id, since);
+    this.events.taken(id, since, mark);
   }
 
   private serve(id: string, msg: Msg): void {

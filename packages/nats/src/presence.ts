@@ -25,7 +25,8 @@ export interface PresenceTiming {
 /** One node's peers as this node knows them, and how far its numbering of changes is. */
 interface NodeRecord {
   version: number;
-  peers: Map<string, number>;
+  /** Its peers: since when the node holds each, and when this node learned of it (a {@link Presence.mark}). */
+  peers: Map<string, { since: number; learned: number }>;
   /** performance.now() when the node was last heard from. */
   heard: number;
   /** The version its last heartbeat gave. */
@@ -84,6 +85,8 @@ export class Presence {
   private readonly nodes = new Map<string, NodeRecord>();
   /** This node's peers, with when it took them. */
   private readonly mine = new Map<string, number>();
+  /** Counts what this node learns of other nodes' peers: see {@link mark}. */
+  private learned = 0;
   private readonly listeners: Record<PresenceEvent, Set<(peer: PeerLocation) => void>> = { join: new Set(), leave: new Set() };
   private version = 0;
   /** Local changes not yet announced: since when an id is held, or null when it was released. */
@@ -149,13 +152,30 @@ export class Presence {
     return () => void this.listeners[event].delete(entry);
   }
 
-  /** This node now holds `id`. */
-  taken(id: string, since: number): void {
+  /** A point in what this node has learned: taken before a claim goes out, given back to {@link taken}. */
+  mark(): number {
+    return this.learned;
+  }
+
+  /**
+   * This node now holds `id`, after a claim sent at `mark` that no node answered. Another
+   * node listed for `id` since before the claim is stale (a node that just died, whose list
+   * has not expired yet): it is dropped. One learned of after the claim went out took the
+   * id during the claim: a race, which the holders settle (the newer claim closes its peer).
+   */
+  taken(id: string, since: number, mark: number): void {
     this.mine.set(id, since);
     this.local(id, since);
     this.emit("join", { id, node: this.node });
-    // No node answered the claim, so a copy that still lists `id` elsewhere is stale (a node that just died).
-    for (const [node, record] of this.nodes) if (record.peers.delete(id)) this.emit("leave", { id, node });
+    for (const [node, record] of this.nodes) {
+      const entry = record.peers.get(id);
+      if (!entry) continue;
+      if (entry.learned > mark) this.hooks.conflict(id, node, entry.since);
+      else {
+        record.peers.delete(id);
+        this.emit("leave", { id, node });
+      }
+    }
   }
 
   /** This node no longer holds `id`. */
@@ -274,7 +294,7 @@ export class Presence {
 
   private join(node: string, record: NodeRecord, id: string, since: number): void {
     const known = record.peers.has(id);
-    record.peers.set(id, since);
+    record.peers.set(id, { since, learned: ++this.learned });
     this.hooks.conflict(id, node, since);
     if (!known) this.emit("join", { id, node });
   }
@@ -296,7 +316,7 @@ export class Presence {
           this.emit("leave", { id, node });
         }
       }
-      for (const [id, since] of peers) if (record.peers.get(id) !== since) this.join(node, record, id, since);
+      for (const [id, since] of peers) if (record.peers.get(id)?.since !== since) this.join(node, record, id, since);
       record.version = pages.version;
       record.heard = performance.now();
     } catch (error) {

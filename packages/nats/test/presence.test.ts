@@ -115,7 +115,8 @@ describe("one id, one holder", () => {
     const nats = await natsServer();
     const a = await node(nats);
     const b = await node(nats);
-    // Both claims go out before either node holds the id: the race the claim cannot see.
+    // Often both claims go out before either node holds the id, the race a claim cannot see;
+    // else the later claim is answered. Either way one connection keeps the id.
     const [onA, onB] = await Promise.all([agent(a.url, "racer"), agent(b.url, "racer")]);
     await until(() => onA.closed !== onB.closed);
     const [winner, loser] = onA.closed ? [onB, onA] : [onA, onB];
@@ -133,5 +134,21 @@ describe("one id, one holder", () => {
       }
     }, 10_000);
     patient.close();
+  });
+
+  it("twenty races at once, each on its own id, each end with one holder that both nodes agree on", async () => {
+    const nats = await natsServer();
+    const a = await node(nats);
+    const b = await node(nats);
+    const ids = Array.from({ length: 20 }, (_, i) => `race-${i}`);
+    const pairs = await Promise.all(ids.map((id) => Promise.all([agent(a.url, id), agent(b.url, id)])));
+    await until(() => pairs.every(([x, y]) => x.closed !== y.closed));
+    await until(() => ids.every((id) => a.cluster.locate(id).length === 1 && b.cluster.locate(id).length === 1));
+    for (const [i, id] of ids.entries()) {
+      const [onA] = pairs[i]!;
+      expect(a.cluster.locate(id)).toEqual([onA.closed ? b.cluster.node : a.cluster.node]);
+      expect(b.cluster.locate(id)).toEqual(a.cluster.locate(id));
+    }
+    for (const [x, y] of pairs) (x.close(), y.close());
   });
 });
