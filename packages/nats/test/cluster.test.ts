@@ -90,7 +90,8 @@ describe("calls across nodes", () => {
     await until(() => seen !== undefined);
     expect(seen!.timeout).toBeGreaterThan(0);
     expect(seen!.timeout).toBeLessThanOrEqual(300);
-    expect(seen!.reason).toBe("timeout");
+    // The peer's own deadline, or the holding node's muxer giving up at the same deadline and cancelling: either ends it.
+    expect(["timeout", "aborted"]).toContain(seen!.reason);
     client.close();
   });
 

@@ -37,7 +37,7 @@ describe("presence", () => {
     const b = await node(nats, { share: () => true });
     const anonymousA = await dial(a.url);
     const anonymousB = await dial(b.url);
-    await until(() => b.cluster.peers().length === 1);
+    await until(() => b.cluster.peers().length === 1 && a.cluster.peers().length === 1);
     expect(b.cluster.peers()[0]!.node).toBe(b.cluster.node);
     expect(a.cluster.peers().map((p) => p.id)).toEqual([b.cluster.peers()[0]!.id]);
     anonymousA.close();
