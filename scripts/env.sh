@@ -2,7 +2,7 @@
 # Runs a command with the project's toolchain in place, installing it first when
 # missing: the pinned pnpm, the dependencies, and the built packages. All that a
 # fresh machine with Node 20 and npm needs. Usage: bash scripts/env.sh [--test] CMD [ARGS…]
-# --test also installs what only the tests need (chromium, Go), see below.
+# --test also installs what only the tests need (chromium, Go, nats-server), see below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests=false
@@ -26,10 +26,12 @@ pnpm install --frozen-lockfile --reporter=silent
 # Debian packages the tests need, installed in one apt run when missing:
 # - chromium for the e2e: Playwright cannot download a browser of its own here;
 # - Go with Debian's sources of gorilla/websocket and golang/protobuf 1.3.5, from which
-#   the Go interop test builds a Go peer in GOPATH mode (no Go module proxy needed).
+#   the Go interop test builds a Go peer in GOPATH mode (no Go module proxy needed);
+# - nats-server for @bimux/nats: its tests and `npm run demo:cluster` start a real one.
 missing=""
 if $tests; then
 [ -x /usr/bin/chromium ] || missing="chromium"
+command -v nats-server >/dev/null || missing="$missing nats-server"
 gocode=/usr/share/gocode/src/github.com
 if ! command -v go >/dev/null || [ ! -d "$gocode/gorilla/websocket" ] || [ ! -d "$gocode/golang/protobuf/proto" ]; then
   missing="$missing golang-go golang-github-gorilla-websocket-dev golang-goprotobuf-dev"
@@ -41,12 +43,12 @@ if [ -n "$missing" ]; then
     # shellcheck disable=SC2086 # the package list is meant to split
     if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing; } >"$log" 2>&1; then
       cat "$log" >&2
-      echo "env.sh: installing$missing failed (above); the e2e and Go interop tests need them" >&2
+      echo "env.sh: installing$missing failed (above); the e2e, Go interop and NATS tests need them" >&2
       exit 1
     fi
     rm -f "$log"
   else
-    echo "env.sh: missing Debian packages:$missing; not root on Debian, so install them yourself (apt-get install$missing) or the e2e and Go interop tests fail" >&2
+    echo "env.sh: missing Debian packages:$missing; not root on Debian, so install them yourself (apt-get install$missing) or the e2e, Go interop and NATS tests fail" >&2
   fi
 fi
 
