@@ -2,12 +2,18 @@
 # Runs a command with the project's toolchain in place, installing it first when
 # missing: the pinned pnpm, the dependencies, and the built packages. All that a
 # fresh machine with Node 20 and npm needs. Usage: bash scripts/env.sh [--test] CMD [ARGS…]
-# --test also installs what only the tests need (chromium, Go, nats-server), see below.
+# --test also installs what only the tests need (chromium, Go, nats-server), see below;
+# --nats only nats-server, for `npm run demo:cluster`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests=false
+nats=false
 if [ "${1:-}" = "--test" ]; then
   tests=true
+  nats=true
+  shift
+elif [ "${1:-}" = "--nats" ]; then
+  nats=true
   shift
 fi
 
@@ -29,9 +35,11 @@ pnpm install --frozen-lockfile --reporter=silent
 #   the Go interop test builds a Go peer in GOPATH mode (no Go module proxy needed);
 # - nats-server for @bimux/nats: its tests and `npm run demo:cluster` start a real one.
 missing=""
+if $nats; then
+command -v nats-server >/dev/null || missing="nats-server"
+fi
 if $tests; then
-[ -x /usr/bin/chromium ] || missing="chromium"
-command -v nats-server >/dev/null || missing="$missing nats-server"
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
 gocode=/usr/share/gocode/src/github.com
 if ! command -v go >/dev/null || [ ! -d "$gocode/gorilla/websocket" ] || [ ! -d "$gocode/golang/protobuf/proto" ]; then
   missing="$missing golang-go golang-github-gorilla-websocket-dev golang-goprotobuf-dev"

@@ -74,6 +74,7 @@ export class Calls {
       timeout: timeout > MAX_TIMER ? Infinity : timeout,
       signal,
       what,
+      nobody: "no node holds this peer (NATS: no responders)",
       // The holding node aborts its call to the peer, whose handler's signal aborts in turn.
       onAbort: (reply) => {
         try {

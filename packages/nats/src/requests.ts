@@ -12,6 +12,8 @@ export interface RequestOptions {
   onAbort?: ((reply: string) => void) | undefined;
   /** Names the request in errors ("rpc to peer agent-1"). */
   what: string;
+  /** What no responders means for this request, in the `unavailable` error. Default "no responders". */
+  nobody?: string;
 }
 
 interface Pending {
@@ -42,7 +44,7 @@ export class Requests {
         if (!call) return; // timed out, aborted, or a second answer (two holders in a race window)
         this.pending.delete(msg.subject);
         // The server answers a request nobody listens for with an empty 503 status message.
-        if (msg.data.length === 0 && msg.headers?.code === NO_RESPONDERS) call.reject(new BimuxError("unavailable", "no responders"));
+        if (msg.data.length === 0 && msg.headers?.code === NO_RESPONDERS) call.reject(new BimuxError("unavailable", "no responders", { cause: NO_RESPONDERS }));
         else call.resolve(msg);
       },
     });
@@ -58,7 +60,7 @@ export class Requests {
    * when nobody listens on `subject` (or the connection is closed), `timeout`, or `aborted`.
    */
   request(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, options: RequestOptions): Promise<Msg> {
-    const { timeout, signal, onAbort, what } = options;
+    const { timeout, signal, onAbort, what, nobody = "no responders" } = options;
     const reply = `${this.inbox}.${(this.next++).toString(36)}`;
     return new Promise<Msg>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
@@ -82,7 +84,7 @@ export class Requests {
         },
         reject: (error) => {
           cleanup();
-          reject(new BimuxError(error.code, `${what}: ${error.rawMessage}`, { cause: error.cause }));
+          reject(new BimuxError(error.code, `${what}: ${error.cause === NO_RESPONDERS ? nobody : error.rawMessage}`, { cause: error.cause }));
         },
       });
       if (timeout !== Infinity) {
