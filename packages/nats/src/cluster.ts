@@ -117,7 +117,12 @@ export async function joinCluster(server: BimuxServer, options: JoinClusterOptio
   };
 
   const owned = !isConnection(options.nats);
-  const nc = isConnection(options.nats) ? options.nats : await connect({ maxReconnectAttempts: -1, name: `bimux ${node}`, ...options.nats });
+  let nc: NatsConnection;
+  try {
+    nc = isConnection(options.nats) ? options.nats : await connect({ maxReconnectAttempts: -1, name: `bimux ${node}`, ...options.nats });
+  } catch (error) {
+    throw new BimuxError("unavailable", `could not connect to NATS: ${BimuxError.from(error).rawMessage}`, { cause: error });
+  }
   const requests = new Requests(nc);
   let calls: Calls | undefined;
   const maxMessage = (): number => calls!.maxMessage;
@@ -169,6 +174,9 @@ export async function joinCluster(server: BimuxServer, options: JoinClusterOptio
     on: (event, listener) => presence.on(event, listener),
     close: () => (closing ??= close()),
   };
+  // A connection closed under the cluster (a shared one its owner closed, or one that gave up
+  // reconnecting) ends it: no heartbeat is left to send, and calls would only fail.
+  void nc.closed().then(() => cluster.close());
   return cluster;
 }
 
