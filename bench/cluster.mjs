@@ -7,7 +7,7 @@
 // Usage: node bench/cluster.mjs [--rounds N] [--duration MS] [--peers N]   (after `pnpm run build`)
 import { fork, spawn } from "node:child_process";
 import { createServer, connect as tcpConnect } from "node:net";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 
@@ -150,6 +150,7 @@ async function main() {
   const rounds = Number(values.rounds);
   const ms = Number(values.duration);
   const perNode = Number(values.peers);
+  const loadAtStart = loadavg()[0];
   const nats = await startNats();
   const kids = [];
   try {
@@ -190,11 +191,14 @@ async function main() {
     const out = {
       date: new Date().toISOString(),
       cpus: cpus().length,
+      load: { start: loadAtStart, end: loadavg()[0] },
       node: process.version,
       rounds,
       ms,
       one: summary(results.one),
       cluster: summary(results.cluster),
+      // connectSeconds: until every node has dialed its peers (one at a time); convergeSeconds: until every
+      // node lists all of them, so the difference is how long presence lagged behind the last connection.
       reach: { nodes: 3, perNode, connectSeconds: connected, convergeSeconds: converged, ...reach, rssMiB: started.map((s) => Math.round(s.rss / 2 ** 20)) },
     };
     console.log(JSON.stringify(out, null, 2));
