@@ -34,6 +34,7 @@ export class Requests {
   private readonly pending = new Map<string, Pending>();
   private readonly sub: Subscription;
   private next = 0;
+  private closedWith: BimuxError | undefined;
 
   constructor(private readonly nc: NatsConnection) {
     this.inbox = createInbox();
@@ -63,6 +64,8 @@ export class Requests {
     const { timeout, signal, onAbort, what, nobody = "no responders" } = options;
     const reply = `${this.inbox}.${(this.next++).toString(36)}`;
     return new Promise<Msg>((resolve, reject) => {
+      // Closed: nothing would read the reply, so the call would only wait for its deadline.
+      if (this.closedWith) return reject(new BimuxError("unavailable", `${what}: ${this.closedWith.rawMessage}`));
       let timer: NodeJS.Timeout | undefined;
       const onSignal = (): void => {
         if (!this.pending.delete(reply)) return;
@@ -108,6 +111,7 @@ export class Requests {
 
   /** Rejects every call in flight with `error`, and stops listening for replies. */
   close(error: BimuxError): void {
+    this.closedWith = error;
     this.sub.unsubscribe();
     const calls = [...this.pending.values()];
     this.pending.clear();

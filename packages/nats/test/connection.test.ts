@@ -16,6 +16,8 @@ describe("the NATS connection", () => {
       const first = await joinCluster(server, { nats: nc, heartbeat: 200 });
       await first.close();
       expect(nc.isClosed()).toBe(false);
+      // A closed cluster fails calls at once rather than at their deadline.
+      expect((await rejection(first.rpc("anyone", 1, bytes(""), { timeout: 60_000 }))).code).toBe("unavailable");
       const second = await joinCluster(server, { nats: nc, heartbeat: 200 });
       const client = await dial(`ws://127.0.0.1:${server.port}/mux`, { handlers: { 1: () => bytes("here") } });
       await until(() => a.cluster.locate("shared-peer").length === 1);
