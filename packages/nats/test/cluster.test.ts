@@ -25,8 +25,10 @@ describe("calls across nodes", () => {
     expect(text(await a.cluster.rpc("agent-1", 1, bytes("from A"), { timeout: 5000 }))).toBe("agent-1: from A");
     expect(text(await b.cluster.rpc("agent-1", 1, bytes("from B")))).toBe("agent-1: from B");
     await a.cluster.send("agent-1", 2, bytes("one-way"));
+    // Where a muxer is expected for calls (a typed client built on one), the handle fits.
+    const greet = (muxer: Pick<Muxer, "rpc" | "send">) => muxer.rpc(1, bytes("handle"));
     const peer = a.cluster.peer("agent-1");
-    expect(text(await peer.rpc(1, bytes("handle")))).toBe("agent-1: handle");
+    expect(text(await greet(peer))).toBe("agent-1: handle");
     await peer.send(2, bytes("handle one-way"));
     await until(() => got.length === 2);
     expect(got).toEqual(["one-way", "handle one-way"]);
@@ -92,6 +94,19 @@ describe("calls across nodes", () => {
     expect(seen!.timeout).toBeLessThanOrEqual(300);
     // The peer's own deadline, or the holding node's muxer giving up at the same deadline and cancelling: either ends it.
     expect(["timeout", "aborted"]).toContain(seen!.reason);
+    client.close();
+  });
+
+  it("sends no deadline with timeout: Infinity, and the call still completes", async () => {
+    const nats = await natsServer();
+    const a = await node(nats);
+    const b = await node(nats);
+    let told: number | undefined = -1;
+    const client = await agent(b.url, "agent-inf", { 8: (_r, _d, _m, ctx) => ((told = ctx.timeout), bytes("done")) });
+    await until(() => a.cluster.locate("agent-inf").length === 1);
+    expect(text(await a.cluster.rpc("agent-inf", 8, bytes(""), { timeout: Infinity }))).toBe("done");
+    expect(told).toBeUndefined();
+    expect((await rejection(a.cluster.rpc("agent-inf", 8, bytes(""), { timeout: 0 }))).code).toBe("invalid_argument");
     client.close();
   });
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { dial, dialReconnecting, type Muxer } from "@bimux/node";
 import { ID_IN_USE, type PeerLocation } from "@bimux/nats";
-import { bytes, text, until } from "../../../test-support/helpers.js";
+import { bytes, rejection, text, until } from "../../../test-support/helpers.js";
 import { natsServer, node, ownNatsServer } from "./nats-server.js";
 
 const sorted = (peers: PeerLocation[]) => peers.map((p) => `${p.id}@${p.node}`).sort();
@@ -150,5 +150,21 @@ describe("one id, one holder", () => {
       expect(b.cluster.locate(id)).toEqual(a.cluster.locate(id));
     }
     for (const [x, y] of pairs) (x.close(), y.close());
+  });
+});
+
+describe("renames", () => {
+  it("follows a peer whose id changes on its node: the old id leaves, the new one joins and is reachable", async () => {
+    const nats = await natsServer();
+    const a = await node(nats);
+    const b = await node(nats);
+    const client = await agent(b.url, "before");
+    await until(() => a.cluster.locate("before").length === 1);
+    const muxer = b.server.peers.get("before")!;
+    muxer.id = "after";
+    await until(() => a.cluster.locate("after").length === 1 && a.cluster.locate("before").length === 0);
+    expect(text(await a.cluster.rpc("after", 1, bytes("")))).toBe("before");
+    expect((await rejection(a.cluster.rpc("before", 1, bytes("")))).code).toBe("unavailable");
+    client.close();
   });
 });
