@@ -12,6 +12,15 @@ const FIND = 2;
 const SLOW = 3;
 const LOG = 4;
 
+/** Waits until `condition` holds, for 10 s at most. */
+async function waitFor(condition, what) {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`waited 10 s for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 // 1. NATS: a real nats-server on a free loopback port.
 const port = await new Promise((resolve) => {
   const probe = createServer().listen(0, "127.0.0.1", () => {
@@ -20,6 +29,8 @@ const port = await new Promise((resolve) => {
   });
 });
 const nats = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
+// Whatever happens below, the server goes with the demo.
+process.on("exit", () => nats.kill());
 nats.on("error", (error) => {
   console.error(`could not start nats-server (${error.message}): npm run demo:cluster installs it on Debian`);
   process.exit(1);
@@ -76,7 +87,7 @@ const agent = await dial(`${b.url}?id=agent-1`, {
   },
   onewayHandlers: { [LOG]: (_route, data) => console.log(`agent-1 <- one-way: ${dec.decode(data)}`) },
 });
-while (a.cluster.locate("agent-1").length === 0) await new Promise((r) => setTimeout(r, 10));
+await waitFor(() => a.cluster.locate("agent-1").length > 0, "node-a to see agent-1");
 console.log(`node-a: peers in the cluster: ${JSON.stringify(a.cluster.peers())}`);
 
 // 4. Node A calls the client on node B by its id.
@@ -103,7 +114,7 @@ await show("agent-9 (connected nowhere)", () => a.cluster.rpc("agent-9", HOSTNAM
 
 // 5. The client leaves; node A hears of it, and calls fail at once.
 agent.close();
-while (a.cluster.locate("agent-1").length > 0) await new Promise((r) => setTimeout(r, 10));
+await waitFor(() => a.cluster.locate("agent-1").length === 0, "node-a to see agent-1 leave");
 await show("agent-1 after it left", () => a.cluster.rpc("agent-1", HOSTNAME, new Uint8Array(), { timeout: 30_000 }));
 
 for (const node of [a, b]) {

@@ -342,6 +342,8 @@ export class Presence {
         });
         const page = msg.json<Page>();
         if (version !== undefined && page.version !== version) break;
+        // A page must move forward, or a confused node would keep this loop asking forever.
+        if (page.next !== null && !(page.next > offset)) return undefined;
         version = page.version;
         entries.push(...page.peers);
         offset = page.next;
