@@ -97,6 +97,19 @@ describe("calls across nodes", () => {
     client.close();
   });
 
+  it("keeps one-way messages from one node in order, even when they are not awaited one by one", async () => {
+    const nats = await natsServer();
+    const a = await node(nats);
+    const b = await node(nats);
+    const got: number[] = [];
+    const client = await dial(`${b.url}?id=agent-order`, { onewayHandlers: { 9: (_r, data) => void got.push(Number(text(data))) } });
+    await until(() => a.cluster.locate("agent-order").length === 1);
+    await Promise.all(Array.from({ length: 200 }, (_, i) => a.cluster.send("agent-order", 9, bytes(String(i)))));
+    await until(() => got.length === 200);
+    expect(got).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    client.close();
+  });
+
   it("sends no deadline with timeout: Infinity, and the call still completes", async () => {
     const nats = await natsServer();
     const a = await node(nats);
