@@ -68,4 +68,25 @@ describe("faults", () => {
     expect((await rejection(a.cluster.rpc("nobody", 1, bytes("")))).code).toBe("unavailable");
     client.close();
   });
+
+  it("an id taken on two nodes while NATS was down is settled when it is back: one connection keeps it", async () => {
+    const nats = await ownNatsServer();
+    const a = await node(nats, { claimTimeout: 200 });
+    const b = await node(nats, { claimTimeout: 200 });
+    await nats.kill();
+    // Neither claim can be answered: after claimTimeout both nodes take the id.
+    const onA = await dial(`${a.url}?id=split`, { handlers: { 1: () => bytes("on a") } });
+    const onB = await dial(`${b.url}?id=split`, { handlers: { 1: () => bytes("on b") } });
+    await until(() => a.cluster.locate("split").includes(a.cluster.node) && b.cluster.locate("split").includes(b.cluster.node), 5000);
+    await nats.restart();
+    await until(() => onA.closed !== onB.closed, 10_000);
+    const winner = onA.closed ? "on b" : "on a";
+    expect((onA.closed ? onA : onB).closeDetails!.reason).toBe("id in use");
+    await reachable(async () => {
+      if (text(await a.cluster.rpc("split", 1, bytes(""), { timeout: 500 })) !== winner) throw new Error("not yet");
+    });
+    expect(text(await b.cluster.rpc("split", 1, bytes("")))).toBe(winner);
+    onA.close();
+    onB.close();
+  });
 });
