@@ -15,6 +15,7 @@ export default defineConfig({
       { find: /^@bimux\/browser$/, replacement: src("./packages/browser/src/index.ts") },
       { find: /^@bimux\/services$/, replacement: src("./packages/services/src/index.ts") },
       { find: /^@bimux\/services\/contract$/, replacement: src("./packages/services/src/contract-only.ts") },
+      { find: /^@bimux\/nats$/, replacement: src("./packages/nats/src/index.ts") },
     ],
   },
   test: {

@@ -3,7 +3,7 @@ export type { BimuxServer, ServeOptions } from "./serve/server.js";
 export type { AuthContext, Authenticate, AuthResult, OriginPolicy } from "./serve/upgrade-gate.js";
 export { measureRtt, peerInfo, watchPeers, type PeerEvent, type PeerInfo } from "./serve/peer-info.js";
 export { PeerRegistry } from "./serve/peer-registry.js";
-export type { DuplicateIdPolicy } from "./serve/peer-registry.js";
+export type { DuplicateIdPolicy, PeerEvent as RegistryEvent, PeerListener } from "./serve/peer-registry.js";
 export { ConnectionQueue } from "./connection-queue.js";
 export { dial, dialReconnecting } from "./dial.js";
 export type { DialOptions, NodeConnectOptions, ReconnectingDialOptions } from "./dial.js";

@@ -1,5 +1,14 @@
 import type { Muxer } from "@bimux/core";
 
+/** What a {@link PeerRegistry} tells its listeners: a muxer took an id, or stopped answering to one. */
+export type PeerEvent = "join" | "leave";
+
+/**
+ * Called with the muxer and the id it took (`join`) or gave up (`leave`). On a `leave`
+ * after a rename, `muxer.id` is already the new id: `id` is the one it left.
+ */
+export type PeerListener = (muxer: Muxer, id: string) => void;
+
 /**
  * What happens when a connection takes an id a live connection already has:
  * - `"refuse"` (the default): the newcomer is turned away (HTTP 409 when the id comes
@@ -15,13 +24,27 @@ export type DuplicateIdPolicy = "refuse" | "replace";
  * forgets a muxer when its connection ends. An id names at most one live connection:
  * a second connection never silently takes another's place (see {@link DuplicateIdPolicy}).
  * The empty id names nobody: connections without a name are live, but not found by id.
+ *
+ * Listeners ({@link on}) hear every muxer that takes an id (`join`: it connected, or
+ * its id changed to this one) and every one that gives one up (`leave`: it closed, or
+ * its id changed away), so that something outside the server, a cluster say, can
+ * follow who is here without polling. When a newer connection replaces an older one,
+ * the older one's `leave` comes first.
  */
 export class PeerRegistry implements Iterable<Muxer> {
   private readonly byId = new Map<string, Muxer>();
   private readonly live = new Set<Muxer>();
+  private readonly listeners: Record<PeerEvent, Set<PeerListener>> = { join: new Set(), leave: new Set() };
 
-  /** @param policy what a connection taking a live id gets; the registry closes whoever loses. */
-  constructor(private readonly policy: DuplicateIdPolicy = "refuse") {}
+  /**
+   * @param policy what a connection taking a live id gets; the registry closes whoever loses.
+   * @param report gets what a listener throws: a failing listener must not keep the registry,
+   * or the others, from learning of a connection. Default: `console.error`.
+   */
+  constructor(
+    private readonly policy: DuplicateIdPolicy = "refuse",
+    private readonly report: (error: unknown) => void = (error) => console.error("bimux: a peer registry listener threw", error),
+  ) {}
 
   /** How many connections are live. */
   get size(): number {
@@ -43,6 +66,20 @@ export class PeerRegistry implements Iterable<Muxer> {
     return this.live.values();
   }
 
+  /**
+   * Calls `listener` after each `join` (a muxer connected, or took this id by a rename) or
+   * `leave` (it closed, or its id changed away), once the registry is up to date. Muxers
+   * already live are not replayed: iterate the registry first. Returns a function that
+   * removes the listener. A listener's throw goes to the registry's `report` (serve's `onError`).
+   */
+  on(event: PeerEvent, listener: PeerListener): () => void {
+    const set = this.listeners[event];
+    // A fresh wrapper per call: the same function added twice is removed once per unsubscribe.
+    const entry: PeerListener = (muxer, id) => listener(muxer, id);
+    set.add(entry);
+    return () => void set.delete(entry);
+  }
+
   /** @internal True when `id` may be given to a new connection now (the gate asks before upgrading). */
   available(id: string): boolean {
     return this.policy === "replace" || !this.byId.has(id);
@@ -52,6 +89,7 @@ export class PeerRegistry implements Iterable<Muxer> {
   add(muxer: Muxer): boolean {
     if (!this.take(muxer)) return false;
     this.live.add(muxer);
+    this.emit("join", muxer, muxer.id);
     return true;
   }
 
@@ -59,15 +97,31 @@ export class PeerRegistry implements Iterable<Muxer> {
   rename(muxer: Muxer, previous: string): boolean {
     if (!this.live.has(muxer)) return false;
     if (this.byId.get(previous) === muxer) this.byId.delete(previous);
-    if (this.take(muxer)) return true;
+    this.emit("leave", muxer, previous);
+    if (this.take(muxer)) {
+      this.emit("join", muxer, muxer.id);
+      return true;
+    }
+    // Refused, and closed: it has left already, under its old id.
     this.live.delete(muxer);
     return false;
   }
 
   /** @internal */
   remove(muxer: Muxer): void {
-    this.live.delete(muxer);
+    if (!this.live.delete(muxer)) return;
     if (this.byId.get(muxer.id) === muxer) this.byId.delete(muxer.id);
+    this.emit("leave", muxer, muxer.id);
+  }
+
+  private emit(event: PeerEvent, muxer: Muxer, id: string): void {
+    for (const listener of this.listeners[event]) {
+      try {
+        listener(muxer, id);
+      } catch (error) {
+        this.report(error);
+      }
+    }
   }
 
   /** Files `muxer` under its id, as the policy says; closes the loser. */

@@ -123,7 +123,8 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
   wss.on("headers", (headers, request) => {
     if (headerAccepted(request)) headers.push(`${EXTENSIONS_HEADER}: ${EXTENSIONS_PROTOCOL}`);
   });
-  const peers = new PeerRegistry(duplicateIds);
+  // A registry listener's throw is reported as any other failure no caller waits on.
+  const peers = new PeerRegistry(duplicateIds, (error) => report(BimuxError.from(error, "internal")));
   const budget = new InboundBudget(maxInboundBytes, checkTimeout(partialMessageTimeout), (reason, code) =>
     report(new BimuxError(code === 1008 ? "timeout" : "overloaded", reason)),
   );
