@@ -15,12 +15,15 @@ const bin = (name) => join(root, "node_modules", ".bin", name);
  * @bimux/browser's `bimux.global.js` is a classic `<script>` (an IIFE that sets `window.bimux`),
  * not a module: it has types (types/bimux.global.d.ts), but `require` of it from CommonJS is
  * meaningless, so that one entry point, and no other, is checked without `cjs-resolves-to-esm`.
+ * @bimux/services exports `options.proto` for users' buf to import: a file, not a module, so attw
+ * (which resolves modules) leaves it out.
  */
 const ATTW_RUNS = {
   "@bimux/browser": [
     ["--exclude-entrypoints", "bimux.global.js"],
     ["--entrypoints", "bimux.global.js", "--ignore-rules", "cjs-resolves-to-esm"],
   ],
+  "@bimux/services": [["--exclude-entrypoints", "proto/bimux/v1/options.proto"]],
 };
 
 let failed = 0;
