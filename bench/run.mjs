@@ -17,6 +17,7 @@ import autocannon from "autocannon";
 import { peers, peerNames } from "./lib/peers.mjs";
 import { percentiles } from "./lib/load.mjs";
 import { topSelf } from "./lib/profile.mjs";
+import { control, pin } from "./lib/role-process.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROLE = join(here, "lib", "role.mjs");
@@ -80,62 +81,7 @@ for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(130)
 function spawn(args, execArgv = []) {
   const child = fork(ROLE, args, { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
   children.add(child);
-  const exited = new Promise((resolve) => child.once("exit", (code) => {
-    children.delete(child);
-    resolve(code);
-  }));
-  const waiting = new Map();
-  let nextId = 0;
-  child.on("message", (msg) => {
-    const w = waiting.get(msg.id);
-    if (!w) return;
-    waiting.delete(msg.id);
-    clearTimeout(w.timer);
-    msg.ok ? w.resolve(msg) : w.reject(new Error(`${args.join(" ")}: ${msg.error}`));
-  });
-  exited.then((code) => {
-    for (const w of waiting.values()) w.reject(new Error(`${args.join(" ")} exited with ${code}`));
-    waiting.clear();
-  });
-  const request = (cmd, params = {}, timeoutMs = 120_000) =>
-    new Promise((resolve, reject) => {
-      const id = ++nextId;
-      const timer = setTimeout(() => {
-        waiting.delete(id);
-        reject(new Error(`${args.join(" ")}: ${cmd} timed out`));
-      }, timeoutMs);
-      waiting.set(id, { resolve, reject, timer });
-      child.send({ id, cmd, ...params });
-    });
-  const ready = new Promise((resolve, reject) => {
-    const onMessage = (msg) => {
-      if (msg.ready) {
-        child.off("message", onMessage);
-        // Pin every thread the process has by now; threads made later inherit it.
-        if (opts.pin) pin(child, args[0] === "server" ? "0" : "1");
-        resolve(msg);
-      }
-    };
-    child.on("message", onMessage);
-    exited.then((code) => reject(new Error(`${args.join(" ")} exited with ${code} before it was ready`)));
-  });
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    request("exit", {}, 5000).catch(() => {});
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-    await exited;
-    clearTimeout(timer);
-  };
-  return { child, ready, request, stop, exited };
-}
-
-/** Sets the CPUs of every thread `child` has (threads it makes later inherit it). */
-function pin(child, cpus) {
-  try {
-    execFileSync("taskset", ["-a", "-c", "-p", cpus, String(child.pid)], { stdio: "ignore" });
-  } catch {
-    // The child may have just exited; its next request will say so.
-  }
+  return control(child, args, { pinned: opts.pin, onExit: () => children.delete(child) });
 }
 
 /** A server process of `peer` with one client process dialed in. */

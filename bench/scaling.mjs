@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { percentiles } from "./lib/load.mjs";
 import { topSelf } from "./lib/profile.mjs";
+import { control } from "./lib/role-process.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROLE = join(here, "lib", "role.mjs");
@@ -85,56 +86,8 @@ function spawnRole(args) {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   children.add(child);
-  const exited = new Promise((resolve) => child.once("exit", (code) => {
-    children.delete(child);
-    resolve(code);
-  }));
-  const waiting = new Map();
-  let nextId = 0;
-  child.on("message", (msg) => {
-    const w = waiting.get(msg.id);
-    if (!w) return;
-    waiting.delete(msg.id);
-    clearTimeout(w.timer);
-    msg.ok ? w.resolve(msg) : w.reject(new Error(`${args.join(" ")}: ${msg.error}`));
-  });
-  exited.then((code) => {
-    for (const w of waiting.values()) w.reject(new Error(`${args.join(" ")} exited with ${code}`));
-    waiting.clear();
-  });
-  const request = (cmd, params = {}, timeoutMs = 120_000) =>
-    new Promise((resolve, reject) => {
-      const id = ++nextId;
-      const timer = setTimeout(() => {
-        waiting.delete(id);
-        reject(new Error(`${args.join(" ")}: ${cmd} timed out`));
-      }, timeoutMs);
-      waiting.set(id, { resolve, reject, timer });
-      child.send({ id, cmd, ...params });
-    });
-  const ready = new Promise((resolve, reject) => {
-    const onMessage = (msg) => {
-      if (!msg.ready) return;
-      child.off("message", onMessage);
-      // As run.mjs: servers on CPU 0, clients on CPU 1.
-      if (opts.pin) {
-        try {
-          execFileSync("taskset", ["-a", "-c", "-p", args[0] === "server" ? "0" : "1", String(child.pid)], { stdio: "ignore" });
-        } catch {}
-      }
-      resolve(msg);
-    };
-    child.on("message", onMessage);
-    exited.then((code) => reject(new Error(`${args.join(" ")} exited with ${code} before it was ready`)));
-  });
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    request("exit", {}, 5000).catch(() => {});
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-    await exited;
-    clearTimeout(timer);
-  };
-  return { child, ready, request, stop };
+  // As run.mjs: servers on CPU 0, clients on CPU 1.
+  return control(child, args, { pinned: opts.pin, onExit: () => children.delete(child) });
 }
 
 /** A server of `peer` keeping every connection, and one client process holding `conns` of them. */
