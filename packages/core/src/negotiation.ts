@@ -28,11 +28,12 @@ export function offeredProtocols(protocols: readonly string[], extensions: boole
   return extensions && !protocols.includes(EXTENSIONS_PROTOCOL) ? [...protocols, EXTENSIONS_PROTOCOL] : [...protocols];
 }
 
-/**
- * Whether a server takes the extensions for an upgrade request: when it `enabled`
- * them, and the client offered them as a subprotocol or in the header.
- * @returns the subprotocol to answer with (or `false` for none) and whether to answer with the header.
- */
-export function acceptExtensions(enabled: boolean, subprotocols: ReadonlySet<string>, header: string | string[] | undefined): { subprotocol: boolean; header: boolean } {
-  return { subprotocol: enabled && subprotocols.has(EXTENSIONS_PROTOCOL), header: enabled && header === EXTENSIONS_PROTOCOL };
+/** Whether a server that `enabled` the extensions takes them from a client that offered them as a subprotocol. */
+export function acceptsSubprotocol(enabled: boolean, offered: ReadonlySet<string>): boolean {
+  return enabled && offered.has(EXTENSIONS_PROTOCOL);
+}
+
+/** Whether a server that `enabled` the extensions takes them from a client that offered them in the header. */
+export function acceptsHeader(enabled: boolean, header: string | string[] | undefined): boolean {
+  return enabled && header === EXTENSIONS_PROTOCOL;
 }

@@ -141,6 +141,8 @@ export class Dispatcher {
   #backlog: Frame[] | undefined;
   #report: (error: BimuxError) => void;
   #options: DispatcherOptions;
+  /** Handlers that may run at once: `maxConcurrent`, read once. */
+  #max: number;
   #closed: BimuxError | undefined;
   // Handlers still running, cancelled or replaced ones included: what maxConcurrent bounds,
   // or a peer could pile up work by cancelling each call it makes.
@@ -156,6 +158,7 @@ export class Dispatcher {
     this.#owner = owner;
     this.#replies = replies;
     this.#flow = flow;
+    this.#max = options.maxConcurrent ?? DEFAULTS.maxConcurrent;
     this.#report = report;
     this.#options = options;
   }
@@ -183,7 +186,6 @@ export class Dispatcher {
   serve(frame: Frame): void {
     const { number, route } = frame;
     const handler = this.#rpcRoutes?.get(route) ?? this.#options.onRpc;
-    const { maxConcurrent = DEFAULTS.maxConcurrent } = this.#options;
     const call = new InboundCall(number, route, frame.timeout);
     // A peer that reuses a number still in flight (it must not) gets one answer on it:
     // the earlier call is aborted, unanswered, however the new one is answered.
@@ -192,7 +194,7 @@ export class Dispatcher {
     try {
       // A call refused is answered as one whose handler threw.
       if (!handler) throw new BimuxError("unimplemented", `no handler for route ${route}`);
-      if (this.#running >= maxConcurrent) throw new BimuxError("overloaded", `over ${maxConcurrent} calls in flight`);
+      if (this.#running >= this.#max) throw new BimuxError("overloaded", `over ${this.#max} calls in flight`);
       result = handler(route, frame.data, this.#owner, call);
     } catch (error) {
       return this.#answer(call, error, true);
@@ -263,7 +265,7 @@ export class Dispatcher {
    */
   deliver(frame: Frame): void {
     if (this.#closed) return;
-    if (this.#backlog || this.#running >= (this.#options.maxConcurrent ?? DEFAULTS.maxConcurrent)) {
+    if (this.#backlog || this.#running >= this.#max) {
       if (!this.#backlog) {
         this.#backlog = [];
         this.#flow.pause?.();
@@ -299,9 +301,8 @@ export class Dispatcher {
     this.#running--;
     const backlog = this.#backlog;
     if (!backlog) return;
-    const max = this.#options.maxConcurrent ?? DEFAULTS.maxConcurrent;
     this.#backlog = undefined;
-    while (backlog.length && this.#running < max && !this.#backlog) this.deliver(backlog.shift()!);
+    while (backlog.length && this.#running < this.#max && !this.#backlog) this.deliver(backlog.shift()!);
     if (backlog.length) (this.#backlog ??= []).unshift(...backlog);
     else if (!this.#backlog && !this.#closed) this.#flow.resume?.();
   }

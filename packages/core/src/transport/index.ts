@@ -7,4 +7,4 @@ export { connector, dialReconnectingWith, dialWith, openWebSocket } from "./dial
 export type { DialOptions, DialTarget, ReconnectingDialOptions, Refusal, WebSocketTransport } from "./dial.js";
 export { DEFAULTS, checkTimeout } from "../defaults.js";
 export { closeCodeFor, upgradeRefused } from "../errors.js";
-export { EXTENSIONS_HEADER, EXTENSIONS_PROTOCOL, acceptExtensions, negotiated, offeredProtocols } from "../negotiation.js";
+export { EXTENSIONS_HEADER, EXTENSIONS_PROTOCOL, acceptsHeader, acceptsSubprotocol, negotiated, offeredProtocols } from "../negotiation.js";

@@ -3,7 +3,7 @@ import type { Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex as NodeStream } from "node:stream";
 import { BimuxError, CloseCode, Muxer, type MuxerOptions } from "@bimux/core";
-import { DEFAULTS, EXTENSIONS_HEADER, EXTENSIONS_PROTOCOL, acceptExtensions, checkTimeout } from "@bimux/core/transport";
+import { DEFAULTS, EXTENSIONS_HEADER, EXTENSIONS_PROTOCOL, acceptsHeader, acceptsSubprotocol, checkTimeout } from "@bimux/core/transport";
 import WebSocket, { WebSocketServer } from "ws";
 import { ConnectionQueue } from "../connection-queue.js";
 import { wsDuplex } from "../ws-duplex.js";
@@ -117,9 +117,9 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
     maxPayload: muxerOptions.maxMessageSize ?? DEFAULTS.maxMessageSize,
     perMessageDeflate: false,
     // Browsers offer the extensions as a subprotocol, Node clients in a header (see negotiation in core).
-    handleProtocols: (offered, request) => (acceptExtensions(extensions, offered, request.headers[EXTENSIONS_HEADER]).subprotocol ? EXTENSIONS_PROTOCOL : false),
+    handleProtocols: (offered) => (acceptsSubprotocol(extensions, offered) ? EXTENSIONS_PROTOCOL : false),
   });
-  const headerAccepted = (request: IncomingMessage) => acceptExtensions(extensions, new Set(), request.headers[EXTENSIONS_HEADER]).header;
+  const headerAccepted = (request: IncomingMessage) => acceptsHeader(extensions, request.headers[EXTENSIONS_HEADER]);
   wss.on("headers", (headers, request) => {
     if (headerAccepted(request)) headers.push(`${EXTENSIONS_HEADER}: ${EXTENSIONS_PROTOCOL}`);
   });
