@@ -28,6 +28,8 @@ export const DEFAULTS = {
   maxErrorMessage: 1024,
   /** How long a dial waits for the WebSocket handshake, in ms. */
   handshakeTimeout: 10_000,
+  /** How long a W3C dial remembers a server that took none of its subprotocols, and offers it only the application's own, in ms. */
+  plainServerMemory: 60_000,
   /** Reconnect: delay before the first retry, in ms. */
   initialDelay: 250,
   /** Reconnect: longest delay between retries, in ms. */

@@ -161,7 +161,7 @@ export function connector<S extends WebSocketLike>(
           // the same error, the signal staying aborted).
           if (error.cause !== 1006) throw error;
           const duplex = await open(protocols);
-          plain.set(url, Date.now() + 60_000);
+          plain.set(url, Date.now() + DEFAULTS.plainServerMemory);
           return duplex;
         });
   };

@@ -101,7 +101,7 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
   if (muxerOptions.timeout !== undefined) checkTimeout(muxerOptions.timeout);
   if (muxerOptions.keepalive) checkTimeout(muxerOptions.keepalive.interval ?? DEFAULTS.keepaliveInterval, "keepalive.interval");
   checkTimeout(authenticateTimeout, "authenticateTimeout");
-  checkTimeout(partialMessageTimeout, "partialMessageTimeout");
+  const stallTimeout = checkTimeout(partialMessageTimeout, "partialMessageTimeout");
   const report = (error: BimuxError, muxer?: Muxer): void => {
     if (muxerOptions.onError) muxerOptions.onError(error, muxer);
     else console.error(`bimux: ${error.message}`);
@@ -125,7 +125,7 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
   });
   // A registry listener's throw is reported as any other failure no caller waits on.
   const peers = new PeerRegistry(duplicateIds, (error) => report(BimuxError.from(error, "internal")));
-  const budget = new InboundBudget(maxInboundBytes, checkTimeout(partialMessageTimeout), (reason, code) =>
+  const budget = new InboundBudget(maxInboundBytes, stallTimeout, (reason, code) =>
     report(new BimuxError(code === 1008 ? "timeout" : "overloaded", reason)),
   );
   const connections = new ConnectionQueue();
