@@ -25,6 +25,8 @@ export class Calls {
     private readonly subjects: Subjects,
     /** The muxer of a peer this node holds, for the direct path. */
     private readonly local: (id: string) => Muxer | undefined,
+    /** The nodes holding a peer, as presence knows them: a call is tied to its node, to fail if that node dies. */
+    private readonly locate: (id: string) => string[],
     private readonly defaultTimeout: number = DEFAULTS.timeout,
   ) {
     checkTimeout(defaultTimeout);
@@ -70,11 +72,14 @@ export class Calls {
     const size = messageSize(data, headers);
     const max = this.maxMessage;
     if (size > max) throw new BimuxError("too_large", `${what}: ${size} bytes with headers, above the NATS server's max_payload of ${max}`);
+    const holders = this.locate(id);
     const msg = await this.requests.request(this.subjects.call(id), data, headers, {
       timeout: timeout > MAX_TIMER ? Infinity : timeout,
       signal,
       what,
       nobody: "no node holds this peer (NATS: no responders)",
+      // One known holder: if it dies with the request in hand, the call fails then, not at its deadline.
+      node: holders.length === 1 ? holders[0] : undefined,
       // The holding node aborts its call to the peer, whose handler's signal aborts in turn.
       onAbort: (reply) => {
         try {

@@ -137,8 +137,21 @@ export async function joinCluster(server: BimuxServer, options: JoinClusterOptio
     claimTimeout,
     report,
   );
-  calls = new Calls(nc, requests, subjects, (id) => holder.get(id), timeout);
-  presence = new Presence(nc, requests, subjects, node, { interval: heartbeat, expireAfter }, { conflict: (id, at, since) => holder.conflict(id, at, since), report }, maxMessage);
+  calls = new Calls(nc, requests, subjects, (id) => holder.get(id), (id) => presence!.locate(id), timeout);
+  presence = new Presence(
+    nc,
+    requests,
+    subjects,
+    node,
+    { interval: heartbeat, expireAfter },
+    {
+      conflict: (id, at, since) => holder.conflict(id, at, since),
+      // Calls a dead node had in hand fail now, with the code a call to nobody gets.
+      dropped: (gone) => requests.failNode(gone, new BimuxError("unavailable", `node "${gone}" left or stopped answering before it replied`)),
+      report,
+    },
+    maxMessage,
+  );
   presence.start();
 
   // The peers already here, then those that come and go.

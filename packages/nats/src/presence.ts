@@ -54,6 +54,8 @@ interface Page {
 export interface PresenceHooks {
   /** Another node announced `id`, which this node may hold too: the holder decides who keeps it. */
   conflict(id: string, node: string, since: number): void;
+  /** `node` is gone (it left, or missed its heartbeats): nothing it held will answer any more. */
+  dropped(node: string): void;
   report(error: BimuxError): void;
 }
 
@@ -388,6 +390,7 @@ export class Presence {
     if (!record) return;
     this.nodes.delete(node);
     for (const id of record.peers.keys()) this.emit("leave", { id, node });
+    this.hooks.dropped(node);
   }
 
   private emit(event: PresenceEvent, peer: PeerLocation): void {

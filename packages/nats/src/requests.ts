@@ -14,11 +14,14 @@ export interface RequestOptions {
   what: string;
   /** What no responders means for this request, in the `unavailable` error. Default "no responders". */
   nobody?: string;
+  /** The node expected to answer, if known: {@link Requests.failNode} ends the request if that node goes. */
+  node?: string | undefined;
 }
 
 interface Pending {
   resolve(msg: Msg): void;
   reject(error: BimuxError): void;
+  node: string | undefined;
 }
 
 /**
@@ -61,7 +64,7 @@ export class Requests {
    * when nobody listens on `subject` (or the connection is closed), `timeout`, or `aborted`.
    */
   request(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, options: RequestOptions): Promise<Msg> {
-    const { timeout, signal, onAbort, what, nobody = "no responders" } = options;
+    const { timeout, signal, onAbort, what, nobody = "no responders", node } = options;
     const reply = `${this.inbox}.${(this.next++).toString(36)}`;
     return new Promise<Msg>((resolve, reject) => {
       // Closed: nothing would read the reply, so the call would only wait for its deadline.
@@ -81,6 +84,7 @@ export class Requests {
         signal?.removeEventListener("abort", onSignal);
       };
       this.pending.set(reply, {
+        node,
         resolve: (msg) => {
           cleanup();
           resolve(msg);
@@ -107,6 +111,18 @@ export class Requests {
         reject(new BimuxError("unavailable", `${what}: ${BimuxError.from(error).rawMessage}`, { cause: error }));
       }
     });
+  }
+
+  /**
+   * Rejects with `error` the calls in flight that `node` was to answer: a node that died with a
+   * request in hand never answers it, and its callers should not wait for their deadlines.
+   */
+  failNode(node: string, error: BimuxError): void {
+    for (const [reply, call] of this.pending) {
+      if (call.node !== node) continue;
+      this.pending.delete(reply);
+      call.reject(error);
+    }
   }
 
   /** Rejects every call in flight with `error`, and stops listening for replies. */

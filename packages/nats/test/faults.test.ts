@@ -44,6 +44,26 @@ describe("faults", () => {
     client.close();
   });
 
+  it("a call in the hands of a node that dies fails with unavailable when the node is taken for dead, not at its deadline", async () => {
+    const nats = await ownNatsServer();
+    const a = await node(nats);
+    const b = await nodeProcess(nats.url);
+    let entered = false;
+    const client = await dial(`${b.url}?id=stuck`, {
+      // The peer takes the call and never answers: the answer can only come from node b, which dies.
+      handlers: { 2: () => ((entered = true), new Promise<never>(() => {})) },
+      onError: () => {},
+    });
+    await until(() => a.cluster.locate("stuck").length === 1, 5000);
+    const call = rejection(a.cluster.rpc("stuck", 2, bytes(""), { timeout: 60_000 }));
+    await until(() => entered, 5000);
+    await b.kill();
+    // Within the test's 20 s, well before the 60 s deadline: once b has missed its heartbeats.
+    const error = await call;
+    expect([error.code, error.rawMessage]).toEqual(["unavailable", expect.stringContaining(`node "${b.node}" left or stopped answering`)]);
+    client.close();
+  });
+
   it("nats-server killed and started again: every call settles by its deadline meanwhile, and the cluster recovers by itself", async () => {
     const nats = await ownNatsServer();
     const a = await node(nats, { node: "node-a" });
