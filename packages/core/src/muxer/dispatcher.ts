@@ -1,4 +1,4 @@
-import { DEFAULTS } from "../defaults.js";
+import { MAX_CONCURRENT, MAX_ERROR_MESSAGE } from "../defaults.js";
 import { BimuxError } from "../errors.js";
 import { EMPTY, checkRoute, encodeErrorReply, type Frame, type WireNumber } from "../wire/codec.js";
 import { Wire } from "../wire/flags.js";
@@ -158,7 +158,7 @@ export class Dispatcher {
     this.#owner = owner;
     this.#replies = replies;
     this.#flow = flow;
-    this.#max = options.maxConcurrent ?? DEFAULTS.maxConcurrent;
+    this.#max = options.maxConcurrent ?? MAX_CONCURRENT;
     this.#report = report;
     this.#options = options;
   }
@@ -241,7 +241,7 @@ export class Dispatcher {
     // Stacks and causes stay on this side unless the application asked otherwise; a message
     // is cut to 1 KiB.
     const stack = this.#options.exposeStack && value instanceof Error && value.stack;
-    const message = stack ? `${rawMessage}\n${stack}` : cut(rawMessage, DEFAULTS.maxErrorMessage);
+    const message = stack ? `${rawMessage}\n${stack}` : cut(rawMessage, MAX_ERROR_MESSAGE);
     this.#replies.reply({ number, flag: Wire.ERROR, route, data: encodeErrorReply({ code, message }) });
   }
 

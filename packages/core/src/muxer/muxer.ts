@@ -1,4 +1,4 @@
-import { DEFAULTS, checkTimeout } from "../defaults.js";
+import { FRAME_OVERHEAD, HIGH_WATER_MARK, KEEPALIVE_INTERVAL, MAX_MESSAGE_SIZE, MAX_PENDING_CALLS, MAX_QUEUED_BYTES, TIMEOUT, checkTimeout } from "../defaults.js";
 import { BimuxError } from "../errors.js";
 import { negotiated } from "../negotiation.js";
 import type { Duplex } from "../transport/duplex.js";
@@ -130,9 +130,9 @@ export class Muxer {
     this.#duplex = duplex;
     this.#options = options;
     this.#id = options.id ?? "";
-    this.#timeout = checkTimeout(options.timeout ?? DEFAULTS.timeout);
-    this.#maxPending = options.maxPendingCalls ?? DEFAULTS.maxPendingCalls;
-    const maxSize = options.maxMessageSize ?? DEFAULTS.maxMessageSize;
+    this.#timeout = checkTimeout(options.timeout ?? TIMEOUT);
+    this.#maxPending = options.maxPendingCalls ?? MAX_PENDING_CALLS;
+    const maxSize = options.maxMessageSize ?? MAX_MESSAGE_SIZE;
     const extensions = (this.extensions = negotiated(duplex.protocol));
     // The parts see the muxer through this view only: whether it is closed, how it closes, what it reports.
     const muxer = this;
@@ -150,15 +150,15 @@ export class Muxer {
       maxSize,
       extensions,
       owner,
-      options.highWaterMark ?? DEFAULTS.highWaterMark,
-      options.maxQueuedBytes ?? DEFAULTS.maxQueuedBytes,
-      DEFAULTS.frameOverhead,
+      options.highWaterMark ?? HIGH_WATER_MARK,
+      options.maxQueuedBytes ?? MAX_QUEUED_BYTES,
+      FRAME_OVERHEAD,
     ));
     this.#calls = new CallTable(outbound);
     this.#dispatcher = new Dispatcher(this, outbound, duplex, owner.report, options);
     for (const [route, handler] of Object.entries(options.handlers ?? {})) this.handle(+route, handler);
     for (const [route, handler] of Object.entries(options.onewayHandlers ?? {})) this.handleOneway(+route, handler);
-    const interval = options.keepalive === false ? Infinity : checkTimeout(options.keepalive?.interval ?? DEFAULTS.keepaliveInterval, "keepalive.interval");
+    const interval = options.keepalive === false ? Infinity : checkTimeout(options.keepalive?.interval ?? KEEPALIVE_INTERVAL, "keepalive.interval");
     if (interval !== Infinity) {
       this.#keepalive = new Keepalive(interval, {
         probe: () => outbound.probe(),

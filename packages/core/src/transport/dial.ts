@@ -1,4 +1,4 @@
-import { DEFAULTS, checkTimeout } from "../defaults.js";
+import { HANDSHAKE_TIMEOUT, PLAIN_SERVER_MEMORY, checkTimeout } from "../defaults.js";
 import { BimuxError, upgradeRefused } from "../errors.js";
 import { Muxer, type MuxerOptions } from "../muxer/muxer.js";
 import { offeredProtocols } from "../negotiation.js";
@@ -82,7 +82,7 @@ export function openWebSocket<S extends WebSocketLike>(
   signal = options.signal,
 ): Promise<Duplex> {
   return new Promise<Duplex>((resolve, reject) => {
-    const timeout = checkTimeout(options.handshakeTimeout ?? DEFAULTS.handshakeTimeout, "handshakeTimeout");
+    const timeout = checkTimeout(options.handshakeTimeout ?? HANDSHAKE_TIMEOUT, "handshakeTimeout");
     let ws: S | undefined;
     let failure = "";
     const fail = (error: BimuxError) => {
@@ -161,7 +161,7 @@ export function connector<S extends WebSocketLike>(
           // the same error, the signal staying aborted).
           if (error.cause !== 1006) throw error;
           const duplex = await open(protocols);
-          plain.set(url, Date.now() + DEFAULTS.plainServerMemory);
+          plain.set(url, Date.now() + PLAIN_SERVER_MEMORY);
           return duplex;
         });
   };
