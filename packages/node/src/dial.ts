@@ -7,10 +7,10 @@ import {
   EXTENSIONS_PROTOCOL,
   dialReconnectingWith,
   dialWith,
+  upgradeRefused,
   type DialOptions as CoreDialOptions,
   type DialTarget,
   type ReconnectingDialOptions as CoreReconnectingDialOptions,
-  type Refusal,
   type WebSocketTransport,
 } from "@bimux/core/transport";
 import WebSocket from "ws";
@@ -44,6 +44,14 @@ export interface DialOptions extends CoreDialOptions, NodeConnectOptions {}
 
 /** Options of {@link dialReconnecting}: those of {@link dial}, the retry policy, and a state hook. */
 export interface ReconnectingDialOptions extends CoreReconnectingDialOptions, NodeConnectOptions {}
+
+/** A WebSocket refused before it opened: the server's answer. */
+interface Refusal {
+  /** The HTTP status the server answered the upgrade with. */
+  status: number;
+  /** The body of the answer, cut short: the server's reason. */
+  message: string;
+}
 
 /** What a client socket learned in its handshake. */
 interface Handshake {
@@ -100,7 +108,10 @@ const transport: WebSocketTransport<WebSocket> = {
     });
     return ws;
   },
-  refusal: (ws) => handshakes.get(ws)?.refused,
+  refused(ws, url) {
+    const refused = handshakes.get(ws)?.refused;
+    return refused && upgradeRefused(url, refused.status, refused.message);
+  },
   duplex(ws) {
     const handshake = handshakes.get(ws);
     return wsDuplex(ws, handshake?.extensions ? EXTENSIONS_PROTOCOL : ws.protocol, handshake?.stream);

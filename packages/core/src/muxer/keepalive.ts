@@ -1,5 +1,3 @@
-import { join, leave, type Ticking } from "./timers.js";
-
 /** What a {@link Keepalive} works for. */
 export interface KeepaliveOwner {
   /** Asks the peer for a sign of life; returns false when the transport cannot. */
@@ -16,19 +14,21 @@ export interface KeepaliveOwner {
  * Notices a peer that has gone silent. Any traffic from the peer counts as a sign
  * of life; after a silent interval it probes, and if the next interval is silent
  * too the peer is declared dead. So a vanished peer is found within two to three
- * intervals, with no timer per message (see `timers.ts` for how it is woken).
+ * intervals, with no timer per message: one interval per connection (Node keeps the
+ * timers of one duration in one list, so a server's 10,000 keepalives cost one list entry each).
  */
-export class Keepalive implements Ticking {
+export class Keepalive {
   #heard = true;
   #probed: boolean | undefined;
+  #timer: ReturnType<typeof setInterval>;
   #owner: KeepaliveOwner;
-  // Set by `join`, which the constructor calls.
-  declare timer: unknown;
 
   /** @param interval milliseconds between checks */
   constructor(interval: number, owner: KeepaliveOwner) {
     this.#owner = owner;
-    join(interval, this);
+    this.#timer = setInterval(() => this.#tick(), interval);
+    // In Node, keepalives alone must not hold the process open.
+    (this.#timer as { unref?: () => void }).unref?.();
   }
 
   /** The peer showed a sign of life. Called for every message, so it only sets a flag. */
@@ -37,10 +37,10 @@ export class Keepalive implements Ticking {
   }
 
   stop(): void {
-    leave(this);
+    clearInterval(this.#timer);
   }
 
-  tick(): void {
+  #tick(): void {
     // Asked every tick, so that "since the last tick" holds.
     const stalled = this.#owner.stalled();
     if ((this.#heard || this.#owner.holding()) && !stalled) {

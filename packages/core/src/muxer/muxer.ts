@@ -8,6 +8,7 @@ import { Wire } from "../wire/flags.js";
 import { CallTable } from "./call-table.js";
 import { Dispatcher, type OnewayHandler, type RpcHandler } from "./dispatcher.js";
 import { Inbound, type InboundOwner } from "./inbound.js";
+import { Backpressure } from "./backpressure.js";
 import { Keepalive } from "./keepalive.js";
 import { Outbound, type OutboundOwner } from "./outbound.js";
 
@@ -145,31 +146,24 @@ export class Muxer {
       ended: (code, reason, error) =>
         this.#finish({ code, reason, initiator: error === undefined ? "remote" : "local", error: error === undefined ? error : BimuxError.from(error, "unavailable") }),
     };
-    const outbound = (this.#outbound = new Outbound(
-      duplex,
-      maxSize,
-      extensions,
-      owner,
-      options.highWaterMark ?? HIGH_WATER_MARK,
-      options.maxQueuedBytes ?? MAX_QUEUED_BYTES,
-      FRAME_OVERHEAD,
-    ));
+    const writes = new Backpressure(duplex, options.highWaterMark ?? HIGH_WATER_MARK, options.maxQueuedBytes ?? MAX_QUEUED_BYTES, FRAME_OVERHEAD);
+    const outbound = (this.#outbound = new Outbound(duplex, maxSize, extensions, owner, writes));
     this.#calls = new CallTable(outbound);
-    this.#dispatcher = new Dispatcher(this, outbound, duplex, owner.report, options);
+    const dispatcher = (this.#dispatcher = new Dispatcher(this, outbound, duplex, owner.report, options));
     for (const [route, handler] of Object.entries(options.handlers ?? {})) this.handle(+route, handler);
     for (const [route, handler] of Object.entries(options.onewayHandlers ?? {})) this.handleOneway(+route, handler);
     const interval = options.keepalive === false ? Infinity : checkTimeout(options.keepalive?.interval ?? KEEPALIVE_INTERVAL, "keepalive.interval");
     if (interval !== Infinity) {
       this.#keepalive = new Keepalive(interval, {
         probe: () => outbound.probe(),
-        stalled: () => outbound.writes.stalled(),
-        holding: () => this.#dispatcher.holding,
+        stalled: () => writes.stalled(),
+        holding: () => dispatcher.holding,
         // The peer stopped answering: give up on it now, rather than wait for TCP to notice.
         // Dropped where the transport can: a dead peer answers no close handshake.
         lost: () => this.#fail(Close.ABNORMAL, new BimuxError("unavailable", "peer stopped answering keepalive"), duplex.terminate ? 0 : Close.GOING_AWAY),
       });
     }
-    this.#inbound = new Inbound(owner, this.#calls, this.#dispatcher, outbound, this.#keepalive, maxSize);
+    this.#inbound = new Inbound(owner, this.#calls, dispatcher, outbound, this.#keepalive, maxSize);
     duplex.open(this.#inbound);
   }
 

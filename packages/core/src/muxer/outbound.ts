@@ -23,19 +23,19 @@ export interface OutboundOwner {
  */
 export class Outbound {
   readonly writes: Backpressure;
+  #duplex: Duplex;
+  /** Largest frame the peer accepts. */
+  #maxSize: number;
+  /** Whether the peer negotiated the extensions: control frames go only to such a peer. */
+  readonly extensions: boolean;
+  #owner: OutboundOwner;
 
-  constructor(
-    readonly duplex: Duplex,
-    /** Largest frame the peer accepts. */
-    readonly maxSize: number,
-    /** Whether the peer negotiated the extensions: control frames go only to such a peer. */
-    readonly extensions: boolean,
-    readonly owner: OutboundOwner,
-    highWaterMark: number,
-    maxQueuedBytes: number,
-    frameOverhead: number,
-  ) {
-    this.writes = new Backpressure(duplex, highWaterMark, maxQueuedBytes, frameOverhead);
+  constructor(duplex: Duplex, maxSize: number, extensions: boolean, owner: OutboundOwner, writes: Backpressure) {
+    this.#duplex = duplex;
+    this.#maxSize = maxSize;
+    this.extensions = extensions;
+    this.#owner = owner;
+    this.writes = writes;
   }
 
   /** Writes a reply (response or error reply) to the peer, unless the connection is gone. */
@@ -63,7 +63,7 @@ export class Outbound {
    * peer that negotiated them. False when neither is possible.
    */
   probe(): boolean {
-    const { duplex } = this;
+    const duplex = this.#duplex;
     if (duplex.ping) duplex.ping();
     else if (this.extensions) this.#control(0, Wire.PING);
     return !!(duplex.ping || this.extensions);
@@ -71,13 +71,13 @@ export class Outbound {
 
   /** Encodes an outbound frame, refusing what the peer would refuse as too large. */
   encode(frame: Frame): Uint8Array {
-    const { duplex } = this;
+    const duplex = this.#duplex;
     return this.checkSize(writeFrame(frame, (duplex.allocate && duplex) as FrameAllocator | undefined));
   }
 
   /** `bytes`, unless larger than the peer accepts: then `too_large`, as the peer would close. */
   checkSize(bytes: Uint8Array): Uint8Array {
-    if (bytes.length > this.maxSize) throw new BimuxError("too_large", `${bytes.length} bytes exceed the limit of ${this.maxSize}`);
+    if (bytes.length > this.#maxSize) throw new BimuxError("too_large", `${bytes.length} bytes exceed the limit of ${this.#maxSize}`);
     return bytes;
   }
 
@@ -87,7 +87,7 @@ export class Outbound {
 
   /** Writes what answers the peer (a reply or a control frame); `fallback` marks the short error reply for one too large. */
   #answer(frame: Frame, fallback?: boolean): void {
-    const { owner } = this;
+    const owner = this.#owner;
     if (owner.closed) return;
     try {
       this.writes.write(this.encode(frame));

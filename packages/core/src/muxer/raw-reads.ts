@@ -20,8 +20,12 @@ export class RawReads {
   #held: Uint8Array[] | undefined;
   #closed: ((operation: string) => BimuxError) | undefined;
 
-  /** @param deliver where a message goes that no read wants: the muxer's decoding */
-  constructor(readonly deliver: (data: Uint8Array) => void) {}
+  #inbound: { dispatch(data: Uint8Array): void };
+
+  /** @param inbound where a message goes that no read wants: the muxer's decoding */
+  constructor(inbound: { dispatch(data: Uint8Array): void }) {
+    this.#inbound = inbound;
+  }
 
   /** The next inbound binary message, raw. Rejects with `aborted` when `signal` fires, `closed` once closed. */
   read(signal: AbortSignal | undefined): Promise<Uint8Array> {
@@ -84,7 +88,7 @@ export class RawReads {
     this.#held = undefined;
     while (held.length && !this.#held) {
       const data = held.shift()!;
-      if (!this.take(data)) this.deliver(data);
+      if (!this.take(data)) this.#inbound.dispatch(data);
     }
     // A read given one of them started a new hold: the rest wait in that one, in order.
     (this.#held as Uint8Array[] | undefined)?.push(...held);

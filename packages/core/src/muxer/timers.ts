@@ -1,4 +1,4 @@
-// How bimux keeps time: the deadlines of outbound calls and the keepalive ticks.
+// How bimux keeps time for the deadlines of outbound calls.
 // Built for a server holding thousands of connections and hundreds of thousands
 // of calls a second; a page, with a few calls at a time, runs the same code.
 
@@ -10,13 +10,6 @@ export interface Deadline {
   slot: unknown;
   /** The deadline passed. Called once, unless stopped first. */
   expire(): void;
-}
-
-/** Something woken every `interval` ms while it is joined: a keepalive. */
-export interface Ticking {
-  /** Where the timers keep it; theirs alone. */
-  timer: unknown;
-  tick(): void;
 }
 
 // Rather than a timer per call (a quarter of the cost of a call under load), every
@@ -79,33 +72,5 @@ function expireDue(): void {
   if (!slots.size) {
     clearInterval(ticker);
     ticker = undefined;
-  }
-}
-
-/** One interval timer per interval length, and the members it wakes: a server may hold 10,000 keepalives. */
-const tickers = new Map<number, { timer: ReturnType<typeof setInterval>; members: Set<Ticking> }>();
-
-/** Calls `member.tick()` every `interval` ms until {@link leave}. */
-export function join(interval: number, member: Ticking): void {
-  let group = tickers.get(interval);
-  if (!group) {
-    const members = new Set<Ticking>();
-    const timer = setInterval(() => {
-      for (const m of members) m.tick();
-    }, interval);
-    // In Node, keepalives alone must not hold the process open.
-    (timer as { unref?: () => void }).unref?.();
-    tickers.set(interval, (group = { timer, members }));
-  }
-  group.members.add(member);
-  member.timer = interval;
-}
-
-export function leave(member: Ticking): void {
-  const interval = member.timer as number;
-  const group = tickers.get(interval);
-  if (group?.members.delete(member) && !group.members.size) {
-    clearInterval(group.timer);
-    tickers.delete(interval);
   }
 }

@@ -1,5 +1,5 @@
 import { HANDSHAKE_TIMEOUT, PLAIN_SERVER_MEMORY, checkTimeout } from "../defaults.js";
-import { BimuxError, upgradeRefused } from "../errors.js";
+import { BimuxError } from "../errors.js";
 import { Muxer, type MuxerOptions } from "../muxer/muxer.js";
 import { offeredProtocols } from "../negotiation.js";
 import { ReconnectingMuxer, type ReconnectOptions, type ReconnectingMuxerOptions } from "../reconnect.js";
@@ -33,14 +33,6 @@ export interface ReconnectingDialOptions extends DialOptions {
 /** Where a reconnecting client dials: one URL, several tried in turn, or a function giving the next. */
 export type DialTarget = string | readonly string[] | ((attempt: number) => string);
 
-/** A WebSocket refused before it opened: what the transport learned of the server's answer. */
-export interface Refusal {
-  /** The HTTP status the server answered the upgrade with. */
-  status: number;
-  /** The body of the answer, cut short: the server's reason. */
-  message: string;
-}
-
 /**
  * How a runtime makes WebSockets: the one thing a transport package gives the shared dial.
  * `@bimux/browser` makes the native `WebSocket`; `@bimux/node` makes `ws` sockets.
@@ -53,8 +45,11 @@ export interface WebSocketTransport<S extends WebSocketLike = WebSocketLike> {
    * them through the socket's `protocol`: then the dial does not offer the subprotocol.
    */
   readonly offersExtensions?: boolean;
-  /** The server's answer, when it refused the upgrade and the transport could see it (browsers cannot). */
-  refusal?(socket: S): Refusal | undefined;
+  /**
+   * The error for the server's refusal of the upgrade to `url`, when the transport could see
+   * it (browsers cannot): see `upgradeRefused`. A W3C dial needs none of that code.
+   */
+  refused?(socket: S, url: string): BimuxError | undefined;
   /** The open socket as a {@link Duplex}. Default {@link webSocketDuplex}. */
   duplex?(socket: S, options: DialOptions): Duplex;
 }
@@ -127,13 +122,8 @@ export function openWebSocket<S extends WebSocketLike>(
     };
     // A failed connection is an error event, then a close: the code, and what the transport saw, is all there is.
     socket.onclose = (event) => {
-      const refused = transport.refusal?.(socket);
       const code = closeCode(event.code);
-      fail(
-        refused
-          ? upgradeRefused(url, refused.status, refused.message)
-          : new BimuxError("unavailable", `cannot connect to ${url} (close ${code}${failure ? `: ${failure}` : ""})`, { cause: code }),
-      );
+      fail(transport.refused?.(socket, url) ?? new BimuxError("unavailable", `cannot connect to ${url} (close ${code}${failure ? `: ${failure}` : ""})`, { cause: code }));
     };
   });
 }

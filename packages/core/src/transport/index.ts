@@ -4,7 +4,7 @@ export type { Duplex, DuplexSink } from "./duplex.js";
 export type { WebSocketLike } from "./websocket.js";
 export { webSocketDuplex } from "./websocket-duplex.js";
 export { connector, dialReconnectingWith, dialWith, openWebSocket } from "./dial.js";
-export type { DialOptions, DialTarget, ReconnectingDialOptions, Refusal, WebSocketTransport } from "./dial.js";
+export type { DialOptions, DialTarget, ReconnectingDialOptions, WebSocketTransport } from "./dial.js";
 export { DEFAULTS, checkTimeout } from "../defaults.js";
 export { closeCodeFor, upgradeRefused } from "../errors.js";
 export { EXTENSIONS_HEADER, EXTENSIONS_PROTOCOL, acceptsHeader, acceptsSubprotocol, negotiated, offeredProtocols } from "../negotiation.js";

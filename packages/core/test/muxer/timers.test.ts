@@ -41,18 +41,6 @@ describe.each([["shared wheel", (): Promise<Timers> => import("../../src/muxer/t
     await vi.advanceTimersByTimeAsync(80);
     expect(fired).toHaveLength(1);
   });
-
-  it("ticks a member once every interval until it leaves", async () => {
-    const timers = await onFakeTime(load);
-    let ticks = 0;
-    const member = { timer: undefined as unknown, tick: () => void ticks++ };
-    timers.join(20, member);
-    await vi.advanceTimersByTimeAsync(110);
-    expect(ticks).toBe(5);
-    timers.leave(member);
-    await vi.advanceTimersByTimeAsync(60);
-    expect(ticks).toBe(5);
-  });
 });
 
 describe("timers: server wheel housekeeping", () => {
