@@ -40,8 +40,8 @@ export interface CallContext {
 
 /** Where the dispatcher's answers go: the muxer's outbound side. */
 export interface ReplySink {
-  /** Writes a reply frame, unless the connection has closed. */
-  reply(frame: Frame): void;
+  /** Writes a reply to call `number` on `route`, unless the connection has closed. */
+  reply(number: WireNumber, flag: Wire, route: number, data: Uint8Array): void;
 }
 
 /** A transport that can stop reading (TCP backpressure): what holds a peer that sends one-way messages faster than they are handled. */
@@ -233,7 +233,7 @@ export class Dispatcher {
     if (call.expired) return;
     if (!failed) {
       if (value === undefined || value instanceof Uint8Array) {
-        return this.#replies.reply({ number, flag: Wire.RESPONSE, route, data: value ?? EMPTY });
+        return this.#replies.reply(number, Wire.RESPONSE, route, value ?? EMPTY);
       }
       value = new BimuxError("internal", `handler for route ${route} returned no Uint8Array`);
     }
@@ -242,7 +242,7 @@ export class Dispatcher {
     // is cut to 1 KiB.
     const stack = this.#options.exposeStack && value instanceof Error && value.stack;
     const message = stack ? `${rawMessage}\n${stack}` : cut(rawMessage, MAX_ERROR_MESSAGE);
-    this.#replies.reply({ number, flag: Wire.ERROR, route, data: encodeErrorReply({ code, message }) });
+    this.#replies.reply(number, Wire.ERROR, route, encodeErrorReply({ code, message }));
   }
 
   /**
@@ -275,10 +275,6 @@ export class Dispatcher {
     }
     const { route } = frame;
     const handler = this.#onewayRoutes?.get(route) ?? this.#options.onOneway;
-    const report = (error: unknown) => {
-      const { code, rawMessage } = BimuxError.from(error, "remote");
-      this.#report(new BimuxError(code, `one-way handler for route ${route} failed: ${rawMessage}`, { cause: error }));
-    };
     try {
       const result = handler?.(route, frame.data, this.#owner);
       if (isPromise(result)) {
@@ -287,13 +283,19 @@ export class Dispatcher {
           () => this.#finished(),
           (error: unknown) => {
             this.#finished();
-            report(error);
+            this.#failed(route, error);
           },
         );
       }
     } catch (error) {
-      report(error);
+      this.#failed(route, error);
     }
+  }
+
+  /** A one-way handler for `route` threw or rejected: nobody waits to hear it, so it is reported. */
+  #failed(route: number, error: unknown): void {
+    const { code, rawMessage } = BimuxError.from(error, "remote");
+    this.#report(new BimuxError(code, `one-way handler for route ${route} failed: ${rawMessage}`, { cause: error }));
   }
 
   /** A handler finished: one-way messages waiting for a place get it, and the transport reads again once none wait. */

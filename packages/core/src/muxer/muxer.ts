@@ -2,7 +2,7 @@ import { FRAME_OVERHEAD, HIGH_WATER_MARK, KEEPALIVE_INTERVAL, MAX_MESSAGE_SIZE, 
 import { BimuxError } from "../errors.js";
 import { negotiated } from "../negotiation.js";
 import type { Duplex } from "../transport/duplex.js";
-import { checkCall, utf8Encoder, type Frame } from "../wire/codec.js";
+import { checkCall, utf8Encoder } from "../wire/codec.js";
 import { Close } from "../wire/close-codes.js";
 import { Wire } from "../wire/flags.js";
 import { CallTable } from "./call-table.js";
@@ -240,10 +240,8 @@ export class Muxer {
         throw new BimuxError("overloaded", `${this.#maxPending} calls already wait for a reply (maxPendingCalls)`);
       }
       const number = this.#calls.next();
-      const frame: Frame = { number, flag: Wire.REQUEST, route, data };
       // The callee may stop working when the caller stops waiting: tell it how long that is.
-      if (this.extensions && timeout !== Infinity) frame.timeout = Math.ceil(timeout);
-      const bytes = this.#outbound.encode(frame);
+      const bytes = this.#outbound.encode(number, Wire.REQUEST, route, data, this.extensions && timeout !== Infinity ? Math.ceil(timeout) : 0);
       const reply = this.#calls.add(number, route, timeout, signal);
       try {
         this.#outbound.writes.write(bytes);
@@ -260,7 +258,7 @@ export class Muxer {
   send(route: number, data: Uint8Array): Promise<void> {
     try {
       this.#check("send", route, data);
-      return this.#written(this.#outbound.encode({ number: this.#calls.next(), flag: Wire.ONEWAY, route, data }));
+      return this.#written(this.#outbound.encode(this.#calls.next(), Wire.ONEWAY, route, data));
     } catch (error) {
       return rejected(error);
     }

@@ -1,6 +1,6 @@
 import { BimuxError, closeCodeFor } from "../errors.js";
 import type { Duplex } from "../transport/duplex.js";
-import { EMPTY, encodeErrorReply, writeFrame, type Frame, type FrameAllocator } from "../wire/codec.js";
+import { EMPTY, encodeErrorReply, writeFrame, type FrameAllocator, type WireNumber } from "../wire/codec.js";
 import { Wire } from "../wire/flags.js";
 import { Backpressure } from "./backpressure.js";
 
@@ -38,9 +38,9 @@ export class Outbound {
     this.writes = writes;
   }
 
-  /** Writes a reply (response or error reply) to the peer, unless the connection is gone. */
-  reply(frame: Frame): void {
-    this.#answer(frame);
+  /** Writes a reply (response or error reply) to call `number` on `route`, unless the connection is gone. */
+  reply(number: WireNumber, flag: Wire, route: number, data: Uint8Array): void {
+    this.#answer(number, flag, route, data);
   }
 
   /**
@@ -53,7 +53,7 @@ export class Outbound {
   }
 
   /** Answers a ping. */
-  pong(number: Frame["number"]): void {
+  pong(number: WireNumber): void {
     this.#control(number, Wire.PONG);
   }
 
@@ -69,10 +69,10 @@ export class Outbound {
     return !!(duplex.ping || this.extensions);
   }
 
-  /** Encodes an outbound frame, refusing what the peer would refuse as too large. */
-  encode(frame: Frame): Uint8Array {
+  /** Encodes an outbound frame (see `Frame`), refusing what the peer would refuse as too large. */
+  encode(number: WireNumber, flag: Wire, route: number, data: Uint8Array, timeout = 0): Uint8Array {
     const duplex = this.#duplex;
-    return this.checkSize(writeFrame(frame, (duplex.allocate && duplex) as FrameAllocator | undefined));
+    return this.checkSize(writeFrame(number, flag, route, data, timeout, (duplex.allocate && duplex) as FrameAllocator | undefined));
   }
 
   /** `bytes`, unless larger than the peer accepts: then `too_large`, as the peer would close. */
@@ -81,16 +81,16 @@ export class Outbound {
     return bytes;
   }
 
-  #control(number: Frame["number"], flag: Wire): void {
-    this.#answer({ number, flag, route: 0, data: EMPTY });
+  #control(number: WireNumber, flag: Wire): void {
+    this.#answer(number, flag, 0, EMPTY);
   }
 
   /** Writes what answers the peer (a reply or a control frame); `fallback` marks the short error reply for one too large. */
-  #answer(frame: Frame, fallback?: boolean): void {
+  #answer(number: WireNumber, flag: Wire, route: number, data: Uint8Array, fallback?: boolean): void {
     const owner = this.#owner;
     if (owner.closed) return;
     try {
-      this.writes.write(this.encode(frame));
+      this.writes.write(this.encode(number, flag, route, data));
     } catch (error) {
       const failure = BimuxError.from(error, "closed");
       const { code, rawMessage } = failure;
@@ -101,8 +101,8 @@ export class Outbound {
         owner.fail(closeCodeFor(code), failure);
       }
       // An answer too large to send still owes the caller an answer: a short error reply.
-      else if (code === "too_large" && !fallback && frame.flag < Wire.CANCEL) {
-        this.#answer({ ...frame, flag: Wire.ERROR, data: encodeErrorReply({ code, message: `reply: ${rawMessage}` }) }, true);
+      else if (code === "too_large" && !fallback && flag < Wire.CANCEL) {
+        this.#answer(number, Wire.ERROR, route, encodeErrorReply({ code, message: `reply: ${rawMessage}` }), true);
       }
       // A transport that refuses to send is closing: the close tells everyone waiting here,
       // and the caller on the other side learns it from its own.

@@ -48,7 +48,7 @@ export function encodeFrame(frame: Frame, allocator?: FrameAllocator): Uint8Arra
   check(isInt32(flag), "flag", flag);
   check(isInt32(route), "route", route);
   check(Number.isInteger(timeout) && timeout >= 0 && timeout < TWO_32, "timeout", timeout);
-  return writeFrame(frame, allocator);
+  return writeFrame(number, flag, route, frame.data, timeout, allocator);
 }
 
 /**
@@ -56,9 +56,10 @@ export function encodeFrame(frame: Frame, allocator?: FrameAllocator): Uint8Arra
  * frame it writes is valid by construction (routes checked on the way in, numbers
  * its own or decoded, timeouts clamped), and a page should not pay for checking twice.
  */
-export function writeFrame(frame: Frame, allocator?: FrameAllocator): Uint8Array {
-  const { number, flag, route, data, timeout = 0 } = frame;
-  return encode(() => {
+export function writeFrame(number: WireNumber, flag: number, route: number, data: Uint8Array, timeout: number, allocator?: FrameAllocator): Uint8Array {
+  // Two passes, as `encode` says, over the arguments: no frame object, no closure, per message.
+  let out: Uint8Array | undefined;
+  for (begin(); ; ) {
     // Tags are (field << 3) | wire type: 0x08 number, 0x10 flag, 0x18 route, 0x22 data, 0x28 timeout.
     if (typeof number === "number") writeVarint(0x08, number);
     else writeVarint(0x08, Number(number & 0xffffffffn), Number(number >> 32n));
@@ -66,7 +67,9 @@ export function writeFrame(frame: Frame, allocator?: FrameAllocator): Uint8Array
     writeVarint(0x18, route);
     writeBytes(0x22, data);
     writeVarint(0x28, timeout);
-  }, allocator);
+    if (out) return out;
+    out = allocate(allocator);
+  }
 }
 
 /**
@@ -77,7 +80,8 @@ export function writeFrame(frame: Frame, allocator?: FrameAllocator): Uint8Array
 export function decodeFrame(bytes: Uint8Array): Frame {
   const frame: Frame = { number: 0, flag: 0, route: 0, data: EMPTY };
   let timeout = 0;
-  decode(bytes, (tag) => {
+  for (buf = bytes, pos = 0; pos < buf.length; ) {
+    const tag = readTag();
     // A known field with an unexpected wire type is an unknown field to protobuf, and skipped.
     if (tag === 0x08) {
       const lo = readVarint();
@@ -89,7 +93,7 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     else if (tag === 0x22) frame.data = take(readVarint());
     else if (tag === 0x28) timeout = readVarint(); // uint32: the low 32 bits, as protobuf truncates
     else skip(tag, 0);
-  });
+  }
   if (timeout) frame.timeout = timeout;
   return frame;
 }
@@ -110,20 +114,24 @@ const utf8Decoder = new TextDecoder();
 export function encodeErrorReply(reply: ErrorReply): Uint8Array {
   const code = utf8Encoder.encode(reply.code);
   const message = utf8Encoder.encode(reply.message);
-  return encode(() => {
+  let out: Uint8Array | undefined;
+  for (begin(); ; ) {
     writeBytes(0x0a, code);
     writeBytes(0x12, message);
-  });
+    if (out) return out;
+    out = allocate();
+  }
 }
 
 /** Decodes an {@link ErrorReply}; throws a `protocol` {@link BimuxError} on bad bytes. */
 export function decodeErrorReply(bytes: Uint8Array): ErrorReply {
   const reply: ErrorReply = { code: "", message: "" };
-  decode(bytes, (tag) => {
+  for (buf = bytes, pos = 0; pos < buf.length; ) {
+    const tag = readTag();
     if (tag === 0x0a) reply.code = utf8Decoder.decode(take(readVarint()));
     else if (tag === 0x12) reply.message = utf8Decoder.decode(take(readVarint()));
     else skip(tag, 0);
-  });
+  }
   return reply;
 }
 
@@ -157,20 +165,21 @@ let pos = 0;
 /** The high 32 bits of the last varint read. */
 let hi = 0;
 
-/**
- * Writes a message twice with `fields`: a dry run into an empty array counts its
- * bytes (a typed array ignores writes past its end), then the real one fills memory
- * of exactly that size, so sizing can never disagree with writing.
- */
-function encode(fields: () => void, allocator?: FrameAllocator): Uint8Array {
+// A message is written twice: a dry run into an empty array counts its bytes (a typed array
+// ignores writes past its end), then the real one fills memory of exactly that size, so
+// sizing can never disagree with writing.
+
+/** Starts the dry run. */
+function begin(): void {
   buf = EMPTY;
   pos = 0;
-  fields();
-  const out = allocator ? allocator.allocate(pos) : new Uint8Array(pos);
-  buf = out;
+}
+
+/** Ends the dry run: memory of the size it counted, where the real run writes. */
+function allocate(allocator?: FrameAllocator): Uint8Array {
+  buf = allocator ? allocator.allocate(pos) : new Uint8Array(pos);
   pos = 0;
-  fields();
-  return out;
+  return buf;
 }
 
 /**
@@ -198,13 +207,6 @@ function writeBytes(tag: number, bytes: Uint8Array): void {
   // Not on the dry run, where `set` would throw rather than ignore.
   if (buf.length) buf.set(bytes, pos);
   pos += bytes.length;
-}
-
-/** Reads `bytes` field by field: `field` reads the value of each tag it knows and skips the rest. */
-function decode(bytes: Uint8Array, field: (tag: number) => void): void {
-  buf = bytes;
-  pos = 0;
-  while (pos < buf.length) field(readTag());
 }
 
 /** Reads a field tag: a varint of at most 32 bits with a field number of at least 1. */

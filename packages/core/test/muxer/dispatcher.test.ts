@@ -3,8 +3,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { BimuxError, type CallContext, decodeFrame, type Duplex, type DuplexSink, encodeFrame, EXTENSIONS_PROTOCOL, Flag, type Frame, Muxer } from "@bimux/core";
 import { createDuplexPair } from "@bimux/core/testing";
-// writeFrame, unlike encodeFrame, writes a request's timeout field: codec internals, not the API.
-import { writeFrame } from "../../src/wire/codec.js";
 import { bytes, rejection, sleep, text } from "../../../../test-support/helpers.js";
 import { extPair, extRawPeer, flush, outcome, pair, waitsForAbort } from "../fixtures/muxers.js";
 import { onFakeTime } from "../../../../test-support/fake-time.js";
@@ -222,7 +220,7 @@ describe("dispatch: a failing handler becomes an error reply", () => {
     };
     const reported: BimuxError[] = [];
     new Muxer(duplex, { keepalive: false, onRpc: () => bytes("answer"), onError: (e) => void reported.push(e) });
-    sink!.message(writeFrame({ number: 1, flag: Flag.request, route: 1, data: bytes("") }));
+    sink!.message(encodeFrame({ number: 1, flag: Flag.request, route: 1, data: bytes("") }));
     expect(reported).toEqual([]);
   });
 });
@@ -294,7 +292,7 @@ describe("dispatch: the handler's signal (cancel, deadline, close)", () => {
     let lag = 0;
     const clock = vi.spyOn(performance, "now").mockImplementation(() => realNow() - lag);
     try {
-      far.send(writeFrame({ number: 1, flag: Flag.request, route: 1, data: bytes(""), timeout: 20 }));
+      far.send(encodeFrame({ number: 1, flag: Flag.request, route: 1, data: bytes(""), timeout: 20 }));
       await sleep(5); // the handler has asked for its signal: the deadline's timer is set
       lag = 15; // from now on the clock is behind that timer
       await sleep(80);
@@ -384,7 +382,7 @@ describe("dispatch: the handler's signal (cancel, deadline, close)", () => {
         return bytes("done");
       },
     });
-    raw.send(writeFrame({ number: 1, flag: 0, route: 1, data: new Uint8Array(0), timeout: 3_000_000_000 })); // legal uint32
+    raw.send(encodeFrame({ number: 1, flag: 0, route: 1, data: new Uint8Array(0), timeout: 3_000_000_000 })); // legal uint32
     await sleep(100);
     expect(reason).toBeUndefined(); // got BimuxError [timeout] the caller's 3000000000 ms passed (after ~1 ms)
     callee.close();
@@ -398,7 +396,7 @@ describe("dispatch: the handler's signal (cancel, deadline, close)", () => {
     far.open({ message: () => {}, closed: () => {} });
     let kept: CallContext | undefined;
     const muxer = new core.Muxer(near, { keepalive: false, onRpc: (_r, _d, _m, ctx) => ((kept = ctx), bytes("done")) });
-    far.send(writeFrame({ number: 1, flag: Flag.request, route: 1, data: bytes(""), timeout: 20 }));
+    far.send(encodeFrame({ number: 1, flag: Flag.request, route: 1, data: bytes(""), timeout: 20 }));
     await vi.advanceTimersByTimeAsync(1);
     expect(kept!.signal.aborted).toBe(false); // asked for only after the answer went
     await vi.advanceTimersByTimeAsync(40);
@@ -437,9 +435,9 @@ describe("dispatch: the handler's signal (cancel, deadline, close)", () => {
         2: () => bytes("fast"), // synchronous (same for unimplemented / overloaded refusals)
       },
     });
-    raw.send(writeFrame({ number: 7, flag: 0, route: 1, data: new Uint8Array(0) }));
+    raw.send(encodeFrame({ number: 7, flag: 0, route: 1, data: new Uint8Array(0) }));
     await sleep(5);
-    raw.send(writeFrame({ number: 7, flag: 0, route: 2, data: new Uint8Array(0) })); // peer reuses #7
+    raw.send(encodeFrame({ number: 7, flag: 0, route: 2, data: new Uint8Array(0) })); // peer reuses #7
     await sleep(60);
     callee.close();
     expect(received.filter((f) => f.number === 7).map((f) => text(f.data))).toEqual(["fast"]); // got ["fast", "slow"]
