@@ -1,6 +1,6 @@
 import { MAX_CONCURRENT, MAX_ERROR_MESSAGE } from "../defaults.js";
 import { BimuxError } from "../errors.js";
-import { EMPTY, checkRoute, encodeErrorReply, type Frame, type WireNumber } from "../wire/codec.js";
+import { EMPTY, checkRoute, encodeErrorReply, type FlagValue, type Frame, type WireNumber } from "../wire/codec.js";
 import { Wire } from "../wire/flags.js";
 import type { Muxer } from "./muxer.js";
 
@@ -41,7 +41,7 @@ export interface CallContext {
 /** Where the dispatcher's answers go: the muxer's outbound side. */
 export interface ReplySink {
   /** Writes a reply to call `number` on `route`, unless the connection has closed. */
-  reply(number: WireNumber, flag: Wire, route: number, data: Uint8Array): void;
+  reply(number: WireNumber, flag: FlagValue, route: number, data: Uint8Array): void;
 }
 
 /** A transport that can stop reading (TCP backpressure): what holds a peer that sends one-way messages faster than they are handled. */

@@ -1,6 +1,6 @@
 import { BimuxError, closeCodeFor } from "../errors.js";
 import type { Duplex } from "../transport/duplex.js";
-import { EMPTY, encodeErrorReply, writeFrame, type FrameAllocator, type WireNumber } from "../wire/codec.js";
+import { EMPTY, encodeErrorReply, writeFrame, type FlagValue, type FrameAllocator, type WireNumber } from "../wire/codec.js";
 import { Wire } from "../wire/flags.js";
 import { Backpressure } from "./backpressure.js";
 
@@ -39,7 +39,7 @@ export class Outbound {
   }
 
   /** Writes a reply (response or error reply) to call `number` on `route`, unless the connection is gone. */
-  reply(number: WireNumber, flag: Wire, route: number, data: Uint8Array): void {
+  reply(number: WireNumber, flag: FlagValue, route: number, data: Uint8Array): void {
     this.#answer(number, flag, route, data);
   }
 
@@ -70,7 +70,7 @@ export class Outbound {
   }
 
   /** Encodes an outbound frame (see `Frame`), refusing what the peer would refuse as too large. */
-  encode(number: WireNumber, flag: Wire, route: number, data: Uint8Array, timeout = 0): Uint8Array {
+  encode(number: WireNumber, flag: FlagValue, route: number, data: Uint8Array, timeout = 0): Uint8Array {
     const duplex = this.#duplex;
     return this.checkSize(writeFrame(number, flag, route, data, timeout, (duplex.allocate && duplex) as FrameAllocator | undefined));
   }
@@ -86,7 +86,7 @@ export class Outbound {
   }
 
   /** Writes what answers the peer (a reply or a control frame); `fallback` marks the short error reply for one too large. */
-  #answer(number: WireNumber, flag: Wire, route: number, data: Uint8Array, fallback?: boolean): void {
+  #answer(number: WireNumber, flag: FlagValue, route: number, data: Uint8Array, fallback?: boolean): void {
     const owner = this.#owner;
     if (owner.closed) return;
     try {
