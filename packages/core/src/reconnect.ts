@@ -147,7 +147,7 @@ export class ReconnectingMuxer {
 
   /** Resolves once connected (at once if it is); rejects if the client closes for good first. */
   async ready(): Promise<void> {
-    if (this.#state !== "open") await this.#next();
+    if (!this.#current) await this.#next();
   }
 
   /** Serves requests on `route`, on this and every later connection. Returns a function that removes it. */
@@ -179,7 +179,7 @@ export class ReconnectingMuxer {
   /** Closes the live connection and stops reconnecting. Pending and waiting calls reject with `closed`. */
   close(code = 1000, reason = ""): void {
     if (this.#error) return;
-    this.#end({ code, reason, initiator: "local" });
+    this.#end(code, reason);
     this.#current?.close(code, reason);
   }
 
@@ -210,23 +210,18 @@ export class ReconnectingMuxer {
     if (this.#current) return call(this.#current);
     // What the muxer would refuse at once is refused at once here too, not after a wait.
     checkCall(route, data);
-    timeout = checkTimeout(timeout);
-    // Elapsed time on the monotonic clock, as every deadline in core: a wall-clock step changes nothing.
-    const deadline = performance.now() + timeout;
-    const late = () => new BimuxError("timeout", `${kind} to route ${route} timed out after ${timeout} ms waiting to reconnect`);
-    const muxer = await this.#next(`${kind} to route ${route}`, timeout, late, signal);
-    // Connected just as its time ran out (the timer not run yet): too late all the same.
-    const left = deadline - performance.now();
-    if (left > 0) return call(muxer, left);
-    throw late();
+    return call(...(await this.#next(`${kind} to route ${route}`, checkTimeout(timeout), signal)));
   }
 
   /**
-   * Waits for the next connection, and resolves to its muxer; rejects once the client
-   * closes for good. With `what`, a call waiting in the queue: refused when the queue
-   * is full, given up with `late()` after `timeout` ms, or when `signal` aborts.
+   * Waits for the next connection, and resolves to its muxer and the ms left of `timeout`;
+   * rejects once the client closes for good. With `what`, a call waiting in the queue:
+   * refused when the queue is full, given up after `timeout` ms, or when `signal` aborts.
    */
-  #next(what?: string, timeout = Infinity, late?: () => BimuxError, signal?: AbortSignal): Promise<Muxer> {
+  #next(what?: string, timeout = Infinity, signal?: AbortSignal): Promise<[Muxer, number]> {
+    // Elapsed time on the monotonic clock, as every deadline in core: a wall-clock step changes nothing.
+    const deadline = performance.now() + timeout;
+    const late = () => new BimuxError("timeout", `${what} timed out after ${timeout} ms waiting to reconnect`);
     return new Promise((resolve, reject) => {
       const waiters = what ? this.#queue : this.#readies;
       const limit = this.#options.queueLimit ?? 0;
@@ -236,20 +231,20 @@ export class ReconnectingMuxer {
           waiters.delete(waiter);
           clearTimeout(timer);
           if (signal) unwatch(signal, waiter);
-          if (outcome instanceof Muxer) resolve(outcome);
-          else reject(outcome);
+          const left = deadline - performance.now();
+          // Connected just as its time ran out (its timer not run yet): too late all the same.
+          if (outcome instanceof Muxer && left > 0) resolve([outcome, left]);
+          else reject(outcome instanceof Muxer ? late() : outcome);
         },
       };
       if (signal?.aborted) return waiter.handleEvent();
       if (this.#error) return reject(this.#error);
-      if (what && waiters.size >= limit) {
-        return reject(new BimuxError("unavailable", `${what}: not connected${limit ? `, and ${limit} calls already wait` : ""}`));
-      }
+      if (what && waiters.size >= limit) return reject(new BimuxError("unavailable", `${what}: not connected (queueLimit ${limit})`));
       waiters.add(waiter);
       // One listener per signal, however many waiting calls share it.
       if (signal) watch(signal, waiter);
       // Infinity is no timer: setTimeout would take it for 1 ms.
-      if (timeout < Infinity) timer = setTimeout(() => waiter.handleEvent(late!()), timeout);
+      if (timeout < Infinity) timer = setTimeout(() => waiter.handleEvent(late()), timeout);
     });
   }
 
@@ -271,15 +266,15 @@ export class ReconnectingMuxer {
         if (duplex) {
           // Connected, but the muxer refused its options (a route that is not an int32…): that would fail every time.
           duplex.close(1000, "");
-          return this.#end({ code: 1000, reason: "invalid options", initiator: "local", error });
+          return this.#end(1000, "invalid options", error);
         }
       }
       if (this.#error) return;
       if (error) {
         failures++;
         // Refused for who it is: the reason itself is what every waiter is told.
-        if (!shouldRetry(error)) return this.#end({ code: 1006, reason: error.rawMessage, initiator: "local", error }, error);
-        if (failures >= maxAttempts) return this.#end({ code: 1006, reason: `gave up after ${failures} attempts: ${error.rawMessage}`, initiator: "local", error });
+        if (!shouldRetry(error)) return this.#end(1006, error.rawMessage, error, error);
+        if (failures >= maxAttempts) return this.#end(1006, `gave up after ${failures} attempts: ${error.rawMessage}`, error);
       } else failures = 0;
       // Even after a good connection, wait a little (with jitter) so a restarting server is not stampeded.
       await this.#pause(failures);
@@ -329,7 +324,7 @@ export class ReconnectingMuxer {
       this.#options.onStateChange?.(state, this);
     } catch (error) {
       // The application's hook failing must not stop the client in the middle of a transition.
-      console.error(`bimux: onStateChange failed: ${BimuxError.from(error).rawMessage}`);
+      console.error("bimux: onStateChange failed:", error);
     }
   }
 
@@ -338,13 +333,16 @@ export class ReconnectingMuxer {
     for (const waiter of [...this.#readies, ...this.#queue]) waiter.handleEvent(outcome);
   }
 
-  /** Closes the client for good; everyone waiting is told `error`, by default that it closed. */
-  #end(info: CloseInfo, error = new BimuxError("closed", info.reason ? `client closed: ${info.reason}` : "client closed", { cause: info.error })): void {
-    this.#error = error;
-    this.#stop.abort(error);
+  /**
+   * Closes the client for good, with `code` and `reason`, because of `error` if any;
+   * everyone waiting is told `told`, by default that it closed.
+   */
+  #end(code: number, reason: string, error?: BimuxError, told = new BimuxError("closed", reason ? `client closed: ${reason}` : "client closed", { cause: error })): void {
+    this.#error = told;
+    this.#stop.abort(told);
     this.#wake?.();
     this.#setState("closed");
-    this.#tell(error);
-    this.#endWith(info);
+    this.#tell(told);
+    this.#endWith({ code, reason, initiator: "local", error });
   }
 }
