@@ -40,11 +40,6 @@ export interface ReconnectOptions {
   shouldRetry?: (error: BimuxError) => boolean;
 }
 
-/** The default {@link ReconnectOptions.shouldRetry}: every failure but a refusal of who the client is. */
-function retryable(error: BimuxError): boolean {
-  return error.code !== "unauthenticated" && error.code !== "permission_denied";
-}
-
 /** Options of a {@link ReconnectingMuxer}: the muxer's hooks, kept across reconnects, and the retry policy. */
 export interface ReconnectingMuxerOptions extends Omit<MuxerOptions, "onIdChange">, ReconnectOptions {
   /** Called on every change of {@link ReconnectingMuxer.state}. */
@@ -56,6 +51,11 @@ export interface ReconnectingMuxerOptions extends Omit<MuxerOptions, "onIdChange
  * `attempt` counts the attempts from 0, for a connector that turns to another server.
  */
 export type Connect = (signal: AbortSignal, attempt: number) => Promise<Duplex>;
+
+/** Why a wait for `what` ended early: `signal` aborted. */
+function aborted(what: string, signal?: AbortSignal): BimuxError {
+  return new BimuxError("aborted", `${what} was aborted`, { cause: signal?.reason });
+}
 
 /**
  * One wait for the next connection (a `ready()` or a queued call), told once: the new
@@ -100,19 +100,17 @@ export class ReconnectingMuxer {
    * @param what names the attempt in the `aborted` error, such as `dial ws://…`.
    */
   static async start(connect: Connect, options: ReconnectingMuxerOptions = {}, signal?: AbortSignal, what = "connecting"): Promise<ReconnectingMuxer> {
-    const aborted = () => new BimuxError("aborted", `${what} was aborted`, { cause: signal?.reason });
-    if (signal?.aborted) throw aborted();
+    // Checked first: an aborted dial does not even try.
+    if (signal?.aborted) throw aborted(what, signal);
     const client = new ReconnectingMuxer(connect, options);
-    const onAbort = () => client.close(1000, "dial aborted");
-    signal?.addEventListener("abort", onAbort);
     try {
-      await client.ready();
+      await client.#next(client.#readies, Infinity, what, Infinity, signal);
       return client;
     } catch (error) {
-      // Out of attempts: the reason it could not connect, as a plain dial would give it.
-      throw signal?.aborted ? aborted() : (error as BimuxError).cause instanceof BimuxError ? (error as BimuxError).cause : error;
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
+      // Aborted: the client goes too. (Closed already, this does nothing.)
+      client.close(1000, "dial aborted");
+      // Out of attempts or refused: the reason it could not connect, as a plain dial would give it.
+      throw (await client.#ended).error ?? error;
     }
   }
 
@@ -147,7 +145,7 @@ export class ReconnectingMuxer {
 
   /** Resolves once connected (at once if it is); rejects if the client closes for good first. */
   async ready(): Promise<void> {
-    if (!this.#current) await this.#next();
+    if (!this.#current) await this.#next(this.#readies, Infinity);
   }
 
   /** Serves requests on `route`, on this and every later connection. Returns a function that removes it. */
@@ -210,24 +208,22 @@ export class ReconnectingMuxer {
     if (this.#current) return call(this.#current);
     // What the muxer would refuse at once is refused at once here too, not after a wait.
     checkCall(route, data);
-    return call(...(await this.#next(`${kind} to route ${route}`, checkTimeout(timeout), signal)));
+    return call(...(await this.#next(this.#queue, this.#options.queueLimit ?? 0, `${kind} to route ${route}`, checkTimeout(timeout), signal)));
   }
 
   /**
-   * Waits for the next connection, and resolves to its muxer and the ms left of `timeout`;
-   * rejects once the client closes for good. With `what`, a call waiting in the queue:
-   * refused when the queue is full, given up after `timeout` ms, or when `signal` aborts.
+   * Waits among `waiters` (unless `limit` of them already wait) for the next connection,
+   * and resolves to its muxer and the ms left of `timeout`. Rejects once the client closes
+   * for good, or, for `what`, after `timeout` ms or when `signal` aborts.
    */
-  #next(what?: string, timeout = Infinity, signal?: AbortSignal): Promise<[Muxer, number]> {
+  #next(waiters: Set<Waiter>, limit: number, what = "", timeout = Infinity, signal?: AbortSignal): Promise<[Muxer, number]> {
     // Elapsed time on the monotonic clock, as every deadline in core: a wall-clock step changes nothing.
     const deadline = performance.now() + timeout;
     const late = () => new BimuxError("timeout", `${what} timed out after ${timeout} ms waiting to reconnect`);
     return new Promise((resolve, reject) => {
-      const waiters = what ? this.#queue : this.#readies;
-      const limit = this.#options.queueLimit ?? 0;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const waiter: Waiter = {
-        handleEvent: (outcome = new BimuxError("aborted", `${what} was aborted`, { cause: signal?.reason })) => {
+        handleEvent: (outcome = aborted(what, signal)) => {
           waiters.delete(waiter);
           clearTimeout(timer);
           if (signal) unwatch(signal, waiter);
@@ -239,7 +235,7 @@ export class ReconnectingMuxer {
       };
       if (signal?.aborted) return waiter.handleEvent();
       if (this.#error) return reject(this.#error);
-      if (what && waiters.size >= limit) return reject(new BimuxError("unavailable", `${what}: not connected (queueLimit ${limit})`));
+      if (waiters.size >= limit) return reject(new BimuxError("unavailable", `${what}: not connected (queueLimit ${limit})`));
       waiters.add(waiter);
       // One listener per signal, however many waiting calls share it.
       if (signal) watch(signal, waiter);
@@ -249,7 +245,8 @@ export class ReconnectingMuxer {
   }
 
   async #run(): Promise<void> {
-    const { maxAttempts = Infinity, shouldRetry = retryable } = this.#options;
+    // By default, every failure is retried but a refusal of who the client is.
+    const { maxAttempts = Infinity, shouldRetry = (error: BimuxError) => error.code !== "unauthenticated" && error.code !== "permission_denied" } = this.#options;
     for (let attempt = 0, failures = 0; !this.#error; ) {
       let duplex: Duplex | undefined;
       let error: BimuxError | undefined;
@@ -294,8 +291,10 @@ export class ReconnectingMuxer {
       },
       onClose: (closed) => {
         // From here on, calls see the client as down, not a closed muxer.
-        if (this.#current === closed) this.#current = undefined;
-        if (!this.#error) this.#setState("connecting");
+        if (this.#current === closed) {
+          this.#current = undefined;
+          if (!this.#error) this.#setState("connecting");
+        }
         this.#options.onClose?.(closed);
       },
     });
@@ -317,8 +316,8 @@ export class ReconnectingMuxer {
     clearTimeout(timer);
   }
 
+  /** Every call is a change: open from connecting, connecting once the live muxer closed, closed once. */
   #setState(state: ConnectionState): void {
-    if (state === this.#state) return;
     this.#state = state;
     try {
       this.#options.onStateChange?.(state, this);
@@ -337,7 +336,7 @@ export class ReconnectingMuxer {
    * Closes the client for good, with `code` and `reason`, because of `error` if any;
    * everyone waiting is told `told`, by default that it closed.
    */
-  #end(code: number, reason: string, error?: BimuxError, told = new BimuxError("closed", reason ? `client closed: ${reason}` : "client closed", { cause: error })): void {
+  #end(code: number, reason: string, error?: BimuxError, told = new BimuxError("closed", `client closed${reason && `: ${reason}`}`, { cause: error })): void {
     this.#error = told;
     this.#stop.abort(told);
     this.#wake?.();
