@@ -74,10 +74,11 @@ interface Waiter {
  */
 export class ReconnectingMuxer {
   readonly #connect: Connect;
-  readonly #options: ReconnectingMuxerOptions;
-  // Plain records, as the muxer takes them: each new connection starts with them.
-  readonly #handlers: Record<number, RpcHandler>;
-  readonly #onewayHandlers: Record<number, OnewayHandler>;
+  /**
+   * What each new connection's muxer is given: the application's options, with the
+   * handlers and the id as they are now (a copy: they change with handle() and id).
+   */
+  readonly #options: ReconnectingMuxerOptions & { handlers: Record<number, RpcHandler>; onewayHandlers: Record<number, OnewayHandler> };
   // ready() waiters, and calls waiting in the queue (only they count against queueLimit).
   readonly #readies = new Set<Waiter>();
   readonly #queue = new Set<Waiter>();
@@ -87,7 +88,6 @@ export class ReconnectingMuxer {
   readonly #ended = new Promise<CloseInfo>((resolve) => (this.#endWith = resolve));
   #current: Muxer | undefined;
   #state: ConnectionState = "connecting";
-  #id: string;
   /** Set once closed for good: what every wait is told from then on. */
   #error: BimuxError | undefined;
   /** Ends the backoff's pause early, when the client closes. */
@@ -116,10 +116,7 @@ export class ReconnectingMuxer {
 
   constructor(connect: Connect, options: ReconnectingMuxerOptions = {}) {
     this.#connect = connect;
-    this.#options = options;
-    this.#id = options.id ?? "";
-    this.#handlers = { ...options.handlers };
-    this.#onewayHandlers = { ...options.onewayHandlers };
+    this.#options = { ...options, handlers: { ...options.handlers }, onewayHandlers: { ...options.onewayHandlers } };
     void this.#run();
   }
 
@@ -135,11 +132,11 @@ export class ReconnectingMuxer {
 
   /** The application's name for this client, carried over to every new connection. */
   get id(): string {
-    return this.#id;
+    return this.#options.id ?? "";
   }
 
   set id(id: string) {
-    this.#id = id;
+    this.#options.id = id;
     if (this.#current) this.#current.id = id;
   }
 
@@ -150,12 +147,12 @@ export class ReconnectingMuxer {
 
   /** Serves requests on `route`, on this and every later connection. Returns a function that removes it. */
   handle(route: number, handler: RpcHandler): () => void {
-    return this.#register(this.#handlers, route, handler, (muxer) => muxer.handle(route, handler));
+    return this.#register(this.#options.handlers, route, handler, (muxer) => muxer.handle(route, handler));
   }
 
   /** Handles one-way messages on `route`, on this and every later connection. Returns a function that removes it. */
   handleOneway(route: number, handler: OnewayHandler): () => void {
-    return this.#register(this.#onewayHandlers, route, handler, (muxer) => muxer.handleOneway(route, handler));
+    return this.#register(this.#options.onewayHandlers, route, handler, (muxer) => muxer.handleOneway(route, handler));
   }
 
   /** {@link Muxer.rpc} on the live connection; while down, fails with `unavailable` or waits in the queue. */
@@ -219,18 +216,18 @@ export class ReconnectingMuxer {
   #next(waiters: Set<Waiter>, limit: number, what = "", timeout = Infinity, signal?: AbortSignal): Promise<[Muxer, number]> {
     // Elapsed time on the monotonic clock, as every deadline in core: a wall-clock step changes nothing.
     const deadline = performance.now() + timeout;
-    const late = () => new BimuxError("timeout", `${what} timed out after ${timeout} ms waiting to reconnect`);
     return new Promise((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const waiter: Waiter = {
         handleEvent: (outcome = aborted(what, signal)) => {
+          const left = deadline - performance.now();
+          // Connected just as its time ran out: it stays, for its timer (due now) to reject it.
+          if (outcome instanceof Muxer && left <= 0) return;
           waiters.delete(waiter);
           clearTimeout(timer);
           if (signal) unwatch(signal, waiter);
-          const left = deadline - performance.now();
-          // Connected just as its time ran out (its timer not run yet): too late all the same.
-          if (outcome instanceof Muxer && left > 0) resolve([outcome, left]);
-          else reject(outcome instanceof Muxer ? late() : outcome);
+          if (outcome instanceof Muxer) resolve([outcome, left]);
+          else reject(outcome);
         },
       };
       if (signal?.aborted) return waiter.handleEvent();
@@ -240,13 +237,22 @@ export class ReconnectingMuxer {
       // One listener per signal, however many waiting calls share it.
       if (signal) watch(signal, waiter);
       // Infinity is no timer: setTimeout would take it for 1 ms.
-      if (timeout < Infinity) timer = setTimeout(() => waiter.handleEvent(late()), timeout);
+      if (timeout < Infinity) {
+        timer = setTimeout(() => waiter.handleEvent(new BimuxError("timeout", `${what} timed out after ${timeout} ms waiting to reconnect`)), timeout);
+      }
     });
   }
 
   async #run(): Promise<void> {
-    // By default, every failure is retried but a refusal of who the client is.
-    const { maxAttempts = Infinity, shouldRetry = (error: BimuxError) => error.code !== "unauthenticated" && error.code !== "permission_denied" } = this.#options;
+    const {
+      maxAttempts = Infinity,
+      // By default, every failure is retried but a refusal of who the client is.
+      shouldRetry = (error: BimuxError) => error.code !== "unauthenticated" && error.code !== "permission_denied",
+      initialDelay = DEFAULTS.initialDelay,
+      maxDelay = DEFAULTS.maxDelay,
+      factor = DEFAULTS.factor,
+      jitter = DEFAULTS.jitter,
+    } = this.#options;
     for (let attempt = 0, failures = 0; !this.#error; ) {
       let duplex: Duplex | undefined;
       let error: BimuxError | undefined;
@@ -273,8 +279,12 @@ export class ReconnectingMuxer {
         if (!shouldRetry(error)) return this.#end(1006, error.rawMessage, error, error);
         if (failures >= maxAttempts) return this.#end(1006, `gave up after ${failures} attempts: ${error.rawMessage}`, error);
       } else failures = 0;
-      // Even after a good connection, wait a little (with jitter) so a restarting server is not stampeded.
-      await this.#pause(failures);
+      // The backoff; even after a good connection, a little (with jitter) so a restarting server is not stampeded.
+      // close() ends it early, through #wake.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const delay = Math.min(maxDelay, initialDelay * factor ** Math.max(0, failures - 1)) * (1 - jitter * Math.random());
+      await new Promise<void>((resolve) => (timer = setTimeout((this.#wake = resolve), delay)));
+      clearTimeout(timer);
     }
   }
 
@@ -282,12 +292,9 @@ export class ReconnectingMuxer {
   #open(duplex: Duplex): Muxer {
     const muxer = new Muxer(duplex, {
       ...this.#options,
-      id: this.#id,
-      handlers: this.#handlers,
-      onewayHandlers: this.#onewayHandlers,
       // An id set on the live connection (by a handler, say) is the client's id from then on.
       onIdChange: (live) => {
-        if (live === this.#current) this.#id = live.id;
+        if (live === this.#current) this.#options.id = live.id;
       },
       onClose: (closed) => {
         // From here on, calls see the client as down, not a closed muxer.
@@ -305,15 +312,6 @@ export class ReconnectingMuxer {
       this.#tell(muxer);
     }
     return muxer;
-  }
-
-  /** Waits out the backoff after `failures` failed attempts in a row (0 after a good connection), or until closed. */
-  async #pause(failures: number): Promise<void> {
-    const { initialDelay = DEFAULTS.initialDelay, maxDelay = DEFAULTS.maxDelay, factor = DEFAULTS.factor, jitter = DEFAULTS.jitter } = this.#options;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const delay = Math.min(maxDelay, initialDelay * factor ** Math.max(0, failures - 1)) * (1 - jitter * Math.random());
-    await new Promise<void>((resolve) => (timer = setTimeout((this.#wake = resolve), delay)));
-    clearTimeout(timer);
   }
 
   /** Every call is a change: open from connecting, connecting once the live muxer closed, closed once. */
