@@ -87,7 +87,6 @@ export class ReconnectingMuxer {
   #endWith!: (info: CloseInfo) => void;
   readonly #ended = new Promise<CloseInfo>((resolve) => (this.#endWith = resolve));
   #current: Muxer | undefined;
-  #state: ConnectionState = "connecting";
   /** Set once closed for good: what every wait is told from then on. */
   #error: BimuxError | undefined;
   /** Ends the backoff's pause early, when the client closes. */
@@ -108,7 +107,7 @@ export class ReconnectingMuxer {
       return client;
     } catch (error) {
       // Aborted: the client goes too. (Closed already, this does nothing.)
-      client.close(1000, "dial aborted");
+      client.close();
       // Out of attempts or refused: the reason it could not connect, as a plain dial would give it.
       throw (await client.#ended).error ?? error;
     }
@@ -122,7 +121,7 @@ export class ReconnectingMuxer {
 
   /** `connecting` (first time or again), `open`, or `closed` for good. */
   get state(): ConnectionState {
-    return this.#state;
+    return this.#error ? "closed" : this.#current ? "open" : "connecting";
   }
 
   /** The muxer of the live connection, if there is one. */
@@ -267,9 +266,10 @@ export class ReconnectingMuxer {
       } catch (thrown) {
         error = BimuxError.from(thrown, "unavailable");
         if (duplex) {
-          // Connected, but the muxer refused its options (a route that is not an int32…): that would fail every time.
+          // Connected, but the muxer refused its options (a route that is not an int32…): that would
+          // fail every time. Its reason is the client's.
           duplex.close(1000, "");
-          return this.#end(1000, "invalid options", error);
+          return this.#end(1000, error.rawMessage, error);
         }
       }
       if (this.#error) return;
@@ -300,7 +300,7 @@ export class ReconnectingMuxer {
         // From here on, calls see the client as down, not a closed muxer.
         if (this.#current === closed) {
           this.#current = undefined;
-          if (!this.#error) this.#setState("connecting");
+          if (!this.#error) this.#changed();
         }
         this.#options.onClose?.(closed);
       },
@@ -308,26 +308,24 @@ export class ReconnectingMuxer {
     // A close the transport held until open was replayed inside the constructor: not a live connection.
     if (!muxer.closed) {
       this.#current = muxer;
-      this.#setState("open");
-      this.#tell(muxer);
+      this.#changed(muxer);
     }
     return muxer;
   }
 
-  /** Every call is a change: open from connecting, connecting once the live muxer closed, closed once. */
-  #setState(state: ConnectionState): void {
-    this.#state = state;
+  /**
+   * The state changed (each caller is a change: open from connecting, connecting once the
+   * live muxer closed, closed once): tells the application, then, with an `outcome` (the
+   * new muxer, or why there will be none), every wait for the next connection.
+   */
+  #changed(outcome?: Muxer | BimuxError): void {
     try {
-      this.#options.onStateChange?.(state, this);
+      this.#options.onStateChange?.(this.state, this);
     } catch (error) {
       // The application's hook failing must not stop the client in the middle of a transition.
       console.error("bimux: onStateChange failed:", error);
     }
-  }
-
-  /** Tells every wait for the next connection its outcome. */
-  #tell(outcome: Muxer | BimuxError): void {
-    for (const waiter of [...this.#readies, ...this.#queue]) waiter.handleEvent(outcome);
+    if (outcome) for (const waiter of [...this.#readies, ...this.#queue]) waiter.handleEvent(outcome);
   }
 
   /**
@@ -338,8 +336,7 @@ export class ReconnectingMuxer {
     this.#error = told;
     this.#stop.abort(told);
     this.#wake?.();
-    this.#setState("closed");
-    this.#tell(told);
+    this.#changed(told);
     this.#endWith({ code, reason, initiator: "local", error });
   }
 }
