@@ -52,11 +52,6 @@ export interface ReconnectingMuxerOptions extends Omit<MuxerOptions, "onIdChange
  */
 export type Connect = (signal: AbortSignal, attempt: number) => Promise<Duplex>;
 
-/** Why a wait for `what` ended early: `signal` aborted. */
-function aborted(what: string, signal?: AbortSignal): BimuxError {
-  return new BimuxError("aborted", `${what} was aborted`, { cause: signal?.reason });
-}
-
 /**
  * One wait for the next connection (a `ready()` or a queued call), told once: the new
  * muxer, or why there will be none. Also its signal's watcher: called with nothing, it
@@ -100,7 +95,7 @@ export class ReconnectingMuxer {
    */
   static async start(connect: Connect, options: ReconnectingMuxerOptions = {}, signal?: AbortSignal, what = "connecting"): Promise<ReconnectingMuxer> {
     // Checked first: an aborted dial does not even try.
-    if (signal?.aborted) throw aborted(what, signal);
+    if (signal?.aborted) throw new BimuxError("aborted", `${what} was aborted`, { cause: signal.reason });
     const client = new ReconnectingMuxer(connect, options);
     try {
       await client.#next(client.#readies, Infinity, what, Infinity, signal);
@@ -218,7 +213,7 @@ export class ReconnectingMuxer {
     return new Promise((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const waiter: Waiter = {
-        handleEvent: (outcome = aborted(what, signal)) => {
+        handleEvent: (outcome = new BimuxError("aborted", `${what} was aborted`, { cause: signal?.reason })) => {
           const left = deadline - performance.now();
           // Connected just as its time ran out: it stays, for its timer (due now) to reject it.
           if (outcome instanceof Muxer && left <= 0) return;
