@@ -53,9 +53,9 @@ export interface ReconnectingMuxerOptions extends Omit<MuxerOptions, "onIdChange
 export type Connect = (signal: AbortSignal, attempt: number) => Promise<Duplex>;
 
 /**
- * One wait for the next connection (a `ready()` or a queued call), told once: the new
- * muxer, or why there will be none. Also its signal's watcher: called with nothing, it
- * was aborted.
+ * One wait for the next connection (a `ready()` or a queued call), told the new muxer,
+ * or why there will be none (its timer: that it is late). Also its signal's watcher:
+ * called with nothing, it was aborted.
  */
 interface Waiter {
   handleEvent(outcome?: Muxer | BimuxError): void;
