@@ -40,11 +40,6 @@ export interface ReconnectOptions {
   shouldRetry?: (error: BimuxError) => boolean;
 }
 
-/** The default {@link ReconnectOptions.shouldRetry}: every failure but a refusal of who the client is. */
-function retryable(error: BimuxError): boolean {
-  return error.code !== "unauthenticated" && error.code !== "permission_denied";
-}
-
 /** Options of a {@link ReconnectingMuxer}: the muxer's hooks, kept across reconnects, and the retry policy. */
 export interface ReconnectingMuxerOptions extends Omit<MuxerOptions, "onIdChange">, ReconnectOptions {
   /** Called on every change of {@link ReconnectingMuxer.state}. */
@@ -57,9 +52,13 @@ export interface ReconnectingMuxerOptions extends Omit<MuxerOptions, "onIdChange
  */
 export type Connect = (signal: AbortSignal, attempt: number) => Promise<Duplex>;
 
-interface WaitingCall {
-  resolve(muxer: Muxer): void;
-  reject(error: BimuxError): void;
+/**
+ * One wait for the next connection (a `ready()` or a queued call), told the new muxer,
+ * or why there will be none (its timer: that it is late). Also its signal's watcher:
+ * called with nothing, it was aborted.
+ */
+interface Waiter {
+  handleEvent(outcome?: Muxer | BimuxError): void;
 }
 
 /**
@@ -69,21 +68,24 @@ interface WaitingCall {
  * have run); calls made while disconnected fail fast, or wait in a bounded queue.
  */
 export class ReconnectingMuxer {
-  private readonly connect: Connect;
-  private readonly options: ReconnectingMuxerOptions;
-  private readonly rpcRoutes = new Map<number, RpcHandler>();
-  private readonly onewayRoutes = new Map<number, OnewayHandler>();
-  private readonly waiting: WaitingCall[] = [];
-  private readonly stop = new AbortController();
-  private readonly ended: Promise<CloseInfo>;
-  private endWith!: (info: CloseInfo) => void;
-  private current: Muxer | undefined;
-  private currentState: ConnectionState = "connecting";
-  private currentId: string;
-  private finalInfo: CloseInfo | undefined;
-  private finalError: BimuxError | undefined;
-  private readyWaiters: Array<{ resolve(): void; reject(error: BimuxError): void }> = [];
-  private wake: (() => void) | undefined;
+  readonly #connect: Connect;
+  /**
+   * What each new connection's muxer is given: the application's options, with the
+   * handlers and the id as they are now (a copy: they change with handle() and id).
+   */
+  readonly #options: ReconnectingMuxerOptions & { handlers: Record<number, RpcHandler>; onewayHandlers: Record<number, OnewayHandler> };
+  // ready() waiters, and calls waiting in the queue (only they count against queueLimit).
+  readonly #readies = new Set<Waiter>();
+  readonly #queue = new Set<Waiter>();
+  readonly #stop = new AbortController();
+  // Declared before #ended, whose initializer sets it.
+  #endWith!: (info: CloseInfo) => void;
+  readonly #ended = new Promise<CloseInfo>((resolve) => (this.#endWith = resolve));
+  #current: Muxer | undefined;
+  /** Set once closed for good: what every wait is told from then on. */
+  #error: BimuxError | undefined;
+  /** Ends the backoff's pause early, when the client closes. */
+  #wake: (() => void) | undefined;
 
   /**
    * Makes a client and resolves once it is first connected: what `dialReconnecting`
@@ -92,105 +94,82 @@ export class ReconnectingMuxer {
    * @param what names the attempt in the `aborted` error, such as `dial ws://…`.
    */
   static async start(connect: Connect, options: ReconnectingMuxerOptions = {}, signal?: AbortSignal, what = "connecting"): Promise<ReconnectingMuxer> {
-    const aborted = () => new BimuxError("aborted", `${what} was aborted`, { cause: signal?.reason });
-    if (signal?.aborted) throw aborted();
+    // Checked first: an aborted dial does not even try.
+    if (signal?.aborted) throw new BimuxError("aborted", `${what} was aborted`, { cause: signal.reason });
     const client = new ReconnectingMuxer(connect, options);
-    const onAbort = () => client.close(1000, "dial aborted");
-    signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      await client.ready();
+      await client.#next(client.#readies, Infinity, what, Infinity, signal);
+      return client;
     } catch (error) {
-      if (signal?.aborted) throw aborted();
-      // Out of attempts: the reason it could not connect, as a plain dial would give it.
-      throw (error as BimuxError).cause instanceof BimuxError ? (error as BimuxError).cause : error;
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
+      // Aborted: the client goes too. (Closed already, this does nothing.)
+      client.close();
+      // Out of attempts or refused: the reason it could not connect, as a plain dial would give it.
+      throw (await client.#ended).error ?? error;
     }
-    return client;
   }
 
   constructor(connect: Connect, options: ReconnectingMuxerOptions = {}) {
-    this.connect = connect;
-    this.options = options;
-    this.currentId = options.id ?? "";
-    for (const [route, handler] of Object.entries(options.handlers ?? {})) this.rpcRoutes.set(Number(route), handler);
-    for (const [route, handler] of Object.entries(options.onewayHandlers ?? {})) this.onewayRoutes.set(Number(route), handler);
-    this.ended = new Promise((resolve) => (this.endWith = resolve));
-    void this.run();
+    this.#connect = connect;
+    this.#options = { ...options, handlers: { ...options.handlers }, onewayHandlers: { ...options.onewayHandlers } };
+    void this.#run();
   }
 
   /** `connecting` (first time or again), `open`, or `closed` for good. */
   get state(): ConnectionState {
-    return this.currentState;
+    return this.#error ? "closed" : this.#current ? "open" : "connecting";
   }
 
   /** The muxer of the live connection, if there is one. */
   get muxer(): Muxer | undefined {
-    return this.current;
+    return this.#current;
   }
 
   /** The application's name for this client, carried over to every new connection. */
   get id(): string {
-    return this.currentId;
+    return this.#options.id ?? "";
   }
 
   set id(id: string) {
-    this.currentId = id;
-    if (this.current) this.current.id = id;
+    this.#options.id = id;
+    if (this.#current) this.#current.id = id;
   }
 
   /** Resolves once connected (at once if it is); rejects if the client closes for good first. */
-  ready(): Promise<void> {
-    if (this.currentState === "open") return Promise.resolve();
-    if (this.finalInfo) return Promise.reject(this.closedError());
-    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+  async ready(): Promise<void> {
+    if (!this.#current) await this.#next(this.#readies, Infinity);
   }
 
   /** Serves requests on `route`, on this and every later connection. Returns a function that removes it. */
   handle(route: number, handler: RpcHandler): () => void {
-    return this.register(this.rpcRoutes, route, handler, (muxer) => muxer.handle(route, handler));
+    return this.#register(this.#options.handlers, route, handler, (muxer) => muxer.handle(route, handler));
   }
 
   /** Handles one-way messages on `route`, on this and every later connection. Returns a function that removes it. */
   handleOneway(route: number, handler: OnewayHandler): () => void {
-    return this.register(this.onewayRoutes, route, handler, (muxer) => muxer.handleOneway(route, handler));
+    return this.#register(this.#options.onewayHandlers, route, handler, (muxer) => muxer.handleOneway(route, handler));
   }
 
   /** {@link Muxer.rpc} on the live connection; while down, fails with `unavailable` or waits in the queue. */
-  async rpc(route: number, data: Uint8Array, options: RpcOptions = {}): Promise<Uint8Array> {
-    if (this.current) return this.current.rpc(route, data, options);
-    // What the muxer would refuse at once is refused at once here too, not after a wait.
-    checkCall(route, data);
-    if (options.signal?.aborted) throw new BimuxError("aborted", `rpc to route ${route} was aborted`, { cause: options.signal.reason });
-    // Elapsed time on the monotonic clock, as every deadline in core: a wall-clock step changes nothing.
-    const started = performance.now();
+  rpc(route: number, data: Uint8Array, options: RpcOptions = {}): Promise<Uint8Array> {
     // One budget for the wait and the call: the call's own timeout, or the muxer's default.
-    const timeout = checkTimeout(options.timeout ?? this.options.timeout ?? DEFAULTS.timeout);
-    const muxer = await this.whenConnected({ ...options, timeout }, `rpc to route ${route}`);
-    if (timeout === Infinity) return muxer.rpc(route, data, options);
-    const left = timeout - (performance.now() - started);
-    if (left <= 0) throw new BimuxError("timeout", `rpc to route ${route} timed out after ${timeout} ms waiting to reconnect`);
-    return muxer.rpc(route, data, { ...options, timeout: left });
+    return this.#call("rpc", route, data, (muxer, timeout) => muxer.rpc(route, data, timeout ? { ...options, timeout } : options), options.timeout ?? this.#options.timeout ?? DEFAULTS.timeout, options.signal);
   }
 
   /** {@link Muxer.send} on the live connection; while down, fails with `unavailable` or waits in the queue. */
-  async send(route: number, data: Uint8Array): Promise<void> {
-    if (this.current) return this.current.send(route, data);
-    checkCall(route, data);
-    const muxer = await this.whenConnected({}, `send to route ${route}`);
-    return muxer.send(route, data);
+  send(route: number, data: Uint8Array): Promise<void> {
+    return this.#call("send", route, data, (muxer) => muxer.send(route, data));
   }
 
   /** Resolves when the client has closed for good: closed by the application, or out of attempts. */
   wait(): Promise<CloseInfo> {
-    return this.ended;
+    return this.#ended;
   }
 
   /** Closes the live connection and stops reconnecting. Pending and waiting calls reject with `closed`. */
   close(code = 1000, reason = ""): void {
-    if (this.finalInfo) return;
-    this.end({ code, reason, initiator: "local" });
-    this.current?.close(code, reason);
+    if (this.#error) return;
+    this.#end(code, reason);
+    this.#current?.close(code, reason);
   }
 
   /**
@@ -199,192 +178,160 @@ export class ReconnectingMuxer {
    * whichever connection is live then, which after a reconnect is not the one it
    * was first given to.
    */
-  private register<H>(routes: Map<number, H>, route: number, handler: H, attach: (muxer: Muxer) => () => void): () => void {
+  #register<H>(routes: Record<number, H>, route: number, handler: H, attach: (muxer: Muxer) => () => void): () => void {
     checkRoute(route);
-    routes.set(route, handler);
-    if (this.current) attach(this.current);
+    routes[route] = handler;
+    if (this.#current) attach(this.#current);
     return () => {
-      if (routes.get(route) !== handler) return;
-      routes.delete(route);
+      if (routes[route] !== handler) return;
+      delete routes[route];
       // The muxer's remover only removes the handler it was made for: attaching it
       // again and removing it at once takes it off the live connection, and only it.
-      if (this.current) attach(this.current)();
+      if (this.#current) attach(this.#current)();
     };
   }
 
-  private async run(): Promise<void> {
-    let failures = 0;
-    let attempt = 0;
-    const { maxAttempts = Infinity, shouldRetry = retryable } = this.options;
-    // After a failed attempt: give up at the limit, else back off. False once it gave up.
-    const failed = async (error: unknown): Promise<boolean> => {
-      failures++;
-      const cause = BimuxError.from(error, "unavailable");
-      if (!shouldRetry(cause)) {
-        // Refused for who it is: the reason itself is what every waiter is told.
-        this.end({ code: 1006, reason: cause.rawMessage, initiator: "local", error: cause }, cause);
-        return false;
+  /**
+   * Makes the call on the live connection; while down, queues it (if there is room) for
+   * the next one, where it is made with what is left of its `timeout`.
+   */
+  async #call<T>(kind: string, route: number, data: Uint8Array, call: (muxer: Muxer, timeout?: number) => Promise<T>, timeout = Infinity, signal?: AbortSignal): Promise<T> {
+    if (this.#current) return call(this.#current);
+    // What the muxer would refuse at once is refused at once here too, not after a wait.
+    checkCall(route, data);
+    return call(...(await this.#next(this.#queue, this.#options.queueLimit ?? 0, `${kind} to route ${route}`, checkTimeout(timeout), signal)));
+  }
+
+  /**
+   * Waits among `waiters` (unless `limit` of them already wait) for the next connection,
+   * and resolves to its muxer and the ms left of `timeout`. Rejects once the client closes
+   * for good, or, for `what`, after `timeout` ms or when `signal` aborts.
+   */
+  #next(waiters: Set<Waiter>, limit: number, what = "", timeout = Infinity, signal?: AbortSignal): Promise<[Muxer, number]> {
+    // Elapsed time on the monotonic clock, as every deadline in core: a wall-clock step changes nothing.
+    const deadline = performance.now() + timeout;
+    return new Promise((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const waiter: Waiter = {
+        handleEvent: (outcome = new BimuxError("aborted", `${what} was aborted`, { cause: signal?.reason })) => {
+          const left = deadline - performance.now();
+          // Connected just as its time ran out: it stays, for its timer (due now) to reject it.
+          if (outcome instanceof Muxer && left <= 0) return;
+          waiters.delete(waiter);
+          clearTimeout(timer);
+          if (signal) unwatch(signal, waiter);
+          if (outcome instanceof Muxer) resolve([outcome, left]);
+          else reject(outcome);
+        },
+      };
+      if (signal?.aborted) return waiter.handleEvent();
+      if (this.#error) return reject(this.#error);
+      if (waiters.size >= limit) return reject(new BimuxError("unavailable", `${what}: not connected (queueLimit ${limit})`));
+      waiters.add(waiter);
+      // One listener per signal, however many waiting calls share it.
+      if (signal) watch(signal, waiter);
+      // Infinity is no timer: setTimeout would take it for 1 ms.
+      if (timeout < Infinity) {
+        timer = setTimeout(() => waiter.handleEvent(new BimuxError("timeout", `${what} timed out after ${timeout} ms waiting to reconnect`)), timeout);
       }
-      if (failures >= maxAttempts) {
-        this.end({ code: 1006, reason: `gave up after ${failures} attempts: ${cause.rawMessage}`, initiator: "local", error: cause });
-        return false;
-      }
-      await this.sleep(this.delay(failures));
-      return true;
-    };
-    while (!this.finalInfo) {
-      this.setState("connecting");
-      let duplex: Duplex;
+    });
+  }
+
+  async #run(): Promise<void> {
+    const {
+      maxAttempts = Infinity,
+      // By default, every failure is retried but a refusal of who the client is.
+      shouldRetry = (error: BimuxError) => error.code !== "unauthenticated" && error.code !== "permission_denied",
+      initialDelay = DEFAULTS.initialDelay,
+      maxDelay = DEFAULTS.maxDelay,
+      factor = DEFAULTS.factor,
+      jitter = DEFAULTS.jitter,
+    } = this.#options;
+    for (let attempt = 0, failures = 0; !this.#error; ) {
+      let duplex: Duplex | undefined;
+      let error: BimuxError | undefined;
       try {
-        duplex = await this.connect(this.stop.signal, attempt++);
-      } catch (error) {
-        if (this.finalInfo || !(await failed(error))) return;
-        continue;
-      }
-      if (this.finalInfo) {
-        duplex.close(1000, "");
-        return;
-      }
-      const opened = performance.now();
-      let muxer: Muxer;
-      try {
-        muxer = this.open(duplex);
-      } catch (error) {
-        // Options the muxer refuses (a route that is not an int32…) would fail every time.
-        duplex.close(1000, "");
-        this.end({ code: 1000, reason: `invalid options`, initiator: "local", error: BimuxError.from(error) });
-        return;
-      }
-      const info = await muxer.wait();
-      this.current = undefined;
-      if (this.finalInfo) return;
-      const lasted = Math.round(performance.now() - opened);
-      if (lasted < DEFAULTS.stableAfter) {
+        duplex = await this.#connect(this.#stop.signal, attempt++);
+        if (this.#error) return duplex.close(1000, "");
+        const opened = performance.now();
+        const { code } = await this.#open(duplex).wait();
+        const lasted = Math.round(performance.now() - opened);
         // Accepted, then dropped at once: as good as refused, or a kicking server is hammered.
-        if (!(await failed(new BimuxError("unavailable", `connection closed ${lasted} ms after opening (${info.code})`)))) return;
-        continue;
+        if (lasted < DEFAULTS.stableAfter) error = new BimuxError("unavailable", `connection closed ${lasted} ms after opening (${code})`);
+      } catch (thrown) {
+        error = BimuxError.from(thrown, "unavailable");
+        if (duplex) {
+          // Connected, but the muxer refused its options (a route that is not an int32…): that would
+          // fail every time. Its reason is the client's.
+          duplex.close(1000, "");
+          return this.#end(1000, error.rawMessage, error);
+        }
       }
-      failures = 0;
-      // Even after a good connection, wait a little (with jitter) so a restarting server is not stampeded.
-      await this.sleep(this.delay(0));
+      if (this.#error) return;
+      if (error) {
+        failures++;
+        // Refused for who it is: the reason itself is what every waiter is told.
+        if (!shouldRetry(error)) return this.#end(1006, error.rawMessage, error, error);
+        if (failures >= maxAttempts) return this.#end(1006, `gave up after ${failures} attempts: ${error.rawMessage}`, error);
+      } else failures = 0;
+      // The backoff; even after a good connection, a little (with jitter) so a restarting server is not stampeded.
+      // close() ends it early, through #wake.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const delay = Math.min(maxDelay, initialDelay * factor ** Math.max(0, failures - 1)) * (1 - jitter * Math.random());
+      await new Promise<void>((resolve) => (timer = setTimeout((this.#wake = resolve), delay)));
+      clearTimeout(timer);
     }
   }
 
-  private open(duplex: Duplex): Muxer {
+  /** The muxer of a new connection, with the client's handlers, hooks and id; made live unless it closed at once. */
+  #open(duplex: Duplex): Muxer {
     const muxer = new Muxer(duplex, {
-      ...this.options,
-      id: this.currentId,
-      handlers: Object.fromEntries(this.rpcRoutes),
-      onewayHandlers: Object.fromEntries(this.onewayRoutes),
+      ...this.#options,
       // An id set on the live connection (by a handler, say) is the client's id from then on.
       onIdChange: (live) => {
-        if (live === this.current) this.currentId = live.id;
+        if (live === this.#current) this.#options.id = live.id;
       },
       onClose: (closed) => {
         // From here on, calls see the client as down, not a closed muxer.
-        if (this.current === closed) this.current = undefined;
-        if (!this.finalInfo) this.setState("connecting");
-        this.options.onClose?.(closed);
+        if (this.#current === closed) {
+          this.#current = undefined;
+          if (!this.#error) this.#changed();
+        }
+        this.#options.onClose?.(closed);
       },
     });
     // A close the transport held until open was replayed inside the constructor: not a live connection.
-    if (muxer.closed) return muxer;
-    this.current = muxer;
-    this.setState("open");
-    for (const waiter of this.readyWaiters.splice(0)) waiter.resolve();
-    for (const call of this.waiting.splice(0)) call.resolve(muxer);
+    if (!muxer.closed) {
+      this.#current = muxer;
+      this.#changed(muxer);
+    }
     return muxer;
   }
 
-  private whenConnected(options: RpcOptions, what: string): Promise<Muxer> {
-    if (this.finalInfo) return Promise.reject(this.closedError());
-    const limit = this.options.queueLimit ?? 0;
-    if (this.waiting.length >= limit) {
-      return Promise.reject(
-        new BimuxError(
-          "unavailable",
-          limit
-            ? `${what}: not connected (${this.currentState}), and ${limit} calls already wait`
-            : `${what}: not connected (${this.currentState})`,
-        ),
-      );
-    }
-    return new Promise<Muxer>((resolve, reject) => {
-      const { signal } = options;
-      const timeout = checkTimeout(options.timeout ?? this.options.timeout ?? DEFAULTS.timeout);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const call: WaitingCall = {
-        resolve: (muxer) => {
-          cleanup();
-          resolve(muxer);
-        },
-        reject: (error) => {
-          cleanup();
-          reject(error);
-        },
-      };
-      const leave = (error: BimuxError) => {
-        const index = this.waiting.indexOf(call);
-        if (index >= 0) this.waiting.splice(index, 1);
-        call.reject(error);
-      };
-      const onAbort = { handleEvent: () => leave(new BimuxError("aborted", `${what} was aborted while waiting to reconnect`, { cause: signal?.reason })) };
-      const cleanup = () => {
-        if (timer !== undefined) clearTimeout(timer);
-        if (signal) unwatch(signal, onAbort);
-      };
-      if (signal?.aborted) return onAbort.handleEvent();
-      // One listener per signal, however many waiting calls share it.
-      if (signal) watch(signal, onAbort);
-      if (timeout !== Infinity) {
-        timer = setTimeout(() => leave(new BimuxError("timeout", `${what} timed out after ${timeout} ms waiting to reconnect`)), timeout);
-      }
-      this.waiting.push(call);
-    });
-  }
-
-  private delay(failures: number): number {
-    const { initialDelay = DEFAULTS.initialDelay, maxDelay = DEFAULTS.maxDelay, factor = DEFAULTS.factor, jitter = DEFAULTS.jitter } = this.options;
-    const base = Math.min(maxDelay, initialDelay * factor ** Math.max(0, failures - 1));
-    return base * (1 - jitter * Math.random());
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
-  }
-
-  private setState(state: ConnectionState): void {
-    if (state === this.currentState) return;
-    this.currentState = state;
+  /**
+   * The state changed (each caller is a change: open from connecting, connecting once the
+   * live muxer closed, closed once): tells the application, then, with an `outcome` (the
+   * new muxer, or why there will be none), every wait for the next connection.
+   */
+  #changed(outcome?: Muxer | BimuxError): void {
     try {
-      this.options.onStateChange?.(state, this);
+      this.#options.onStateChange?.(this.state, this);
     } catch (error) {
       // The application's hook failing must not stop the client in the middle of a transition.
-      console.error(`bimux: onStateChange failed: ${BimuxError.from(error).rawMessage}`);
+      console.error("bimux: onStateChange failed:", error);
     }
+    if (outcome) for (const waiter of [...this.#readies, ...this.#queue]) waiter.handleEvent(outcome);
   }
 
-  /** Closes the client for good; everyone waiting is told `error`, or that it closed. */
-  private end(info: CloseInfo, error = this.closedError(info)): void {
-    this.finalInfo = info;
-    this.finalError = error;
-    this.stop.abort(new BimuxError("closed", `client closed`));
-    this.wake?.();
-    this.setState("closed");
-    for (const call of this.waiting.splice(0)) call.reject(error);
-    for (const waiter of this.readyWaiters.splice(0)) waiter.reject(error);
-    this.endWith(info);
-  }
-
-  private closedError(info = this.finalInfo): BimuxError {
-    if (info === this.finalInfo && this.finalError) return this.finalError;
-    return new BimuxError("closed", info?.reason ? `client closed: ${info.reason}` : `client closed`, { cause: info?.error });
+  /**
+   * Closes the client for good, with `code` and `reason`, because of `error` if any;
+   * everyone waiting is told `told`, by default that it closed.
+   */
+  #end(code: number, reason: string, error?: BimuxError, told = new BimuxError("closed", `client closed${reason && `: ${reason}`}`, { cause: error })): void {
+    this.#error = told;
+    this.#stop.abort(told);
+    this.#wake?.();
+    this.#changed(told);
+    this.#endWith({ code, reason, initiator: "local", error });
   }
 }

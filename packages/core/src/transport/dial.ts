@@ -184,7 +184,12 @@ export function dialReconnectingWith<S extends WebSocketLike>(
   options: ReconnectingDialOptions,
   transport: WebSocketTransport<S>,
 ): Promise<ReconnectingMuxer> {
-  const connect = connector(target, options, transport);
-  const { signal, reconnect, ...rest } = options;
-  return ReconnectingMuxer.start(connect, { ...rest, ...(reconnect === true ? {} : reconnect) }, signal, `dial ${typeof target === "string" ? target : "bimux"}`);
+  const { reconnect } = options;
+  // The dial's own options (signal, protocols…) go along too: the muxer ignores them.
+  return ReconnectingMuxer.start(
+    connector(target, options, transport),
+    { ...options, ...(reconnect === true ? {} : reconnect) },
+    options.signal,
+    `dial ${typeof target === "string" ? target : "bimux"}`,
+  );
 }
