@@ -1,4 +1,4 @@
-import { DEFAULTS, checkTimeout } from "./defaults.js";
+import { FACTOR, INITIAL_DELAY, JITTER, MAX_DELAY, STABLE_AFTER, TIMEOUT, checkTimeout } from "./defaults.js";
 import { BimuxError } from "./errors.js";
 import { unwatch, watch } from "./muxer/abort-signals.js";
 import type { OnewayHandler, RpcHandler } from "./muxer/dispatcher.js";
@@ -152,7 +152,7 @@ export class ReconnectingMuxer {
   /** {@link Muxer.rpc} on the live connection; while down, fails with `unavailable` or waits in the queue. */
   rpc(route: number, data: Uint8Array, options: RpcOptions = {}): Promise<Uint8Array> {
     // One budget for the wait and the call: the call's own timeout, or the muxer's default.
-    return this.#call("rpc", route, data, (muxer, timeout) => muxer.rpc(route, data, timeout ? { ...options, timeout } : options), options.timeout ?? this.#options.timeout ?? DEFAULTS.timeout, options.signal);
+    return this.#call("rpc", route, data, (muxer, timeout) => muxer.rpc(route, data, timeout ? { ...options, timeout } : options), options.timeout ?? this.#options.timeout ?? TIMEOUT, options.signal);
   }
 
   /** {@link Muxer.send} on the live connection; while down, fails with `unavailable` or waits in the queue. */
@@ -242,10 +242,10 @@ export class ReconnectingMuxer {
       maxAttempts = Infinity,
       // By default, every failure is retried but a refusal of who the client is.
       shouldRetry = (error: BimuxError) => error.code !== "unauthenticated" && error.code !== "permission_denied",
-      initialDelay = DEFAULTS.initialDelay,
-      maxDelay = DEFAULTS.maxDelay,
-      factor = DEFAULTS.factor,
-      jitter = DEFAULTS.jitter,
+      initialDelay = INITIAL_DELAY,
+      maxDelay = MAX_DELAY,
+      factor = FACTOR,
+      jitter = JITTER,
     } = this.#options;
     for (let attempt = 0, failures = 0; !this.#error; ) {
       let duplex: Duplex | undefined;
@@ -257,7 +257,7 @@ export class ReconnectingMuxer {
         const { code } = await this.#open(duplex).wait();
         const lasted = Math.round(performance.now() - opened);
         // Accepted, then dropped at once: as good as refused, or a kicking server is hammered.
-        if (lasted < DEFAULTS.stableAfter) error = new BimuxError("unavailable", `connection closed ${lasted} ms after opening (${code})`);
+        if (lasted < STABLE_AFTER) error = new BimuxError("unavailable", `connection closed ${lasted} ms after opening (${code})`);
       } catch (thrown) {
         error = BimuxError.from(thrown, "unavailable");
         if (duplex) {
