@@ -99,6 +99,15 @@ describe("a Bun server (bunServer on Bun.serve) and a @bimux/node client", () =>
     expect(replies.map(text)).toEqual(Array.from({ length: 200 }, (_, i) => `m${i}`));
   });
 
+  it("deliver what the server sent just before it closed, then the close", async () => {
+    const back = inbox();
+    const client = await connect("main", { onewayHandlers: { 11: back.handler } });
+    await client.send(15, bytes("bye"));
+    expect(await back.next()).toBe("last: bye");
+    const info = await within(client.wait(), 5000, "the close");
+    expect([info.code, info.reason]).toEqual([4000, "said it"]);
+  });
+
   it("negotiate the extensions: a caller's deadline and its abort reach the handler", async () => {
     const told = inbox();
     const client = await connect("main", { onewayHandlers: { 12: told.handler } });
