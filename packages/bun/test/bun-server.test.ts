@@ -8,10 +8,10 @@ import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dial, type Muxer } from "../../node/dist/index.js";
 import { bytes, rejection, text } from "../../../test-support/helpers.js";
-import { BunFixture, checkBuilt, within } from "./fixtures/bun-process.js";
+import { BunFixture, checkBuilt, within, type Ports } from "./fixtures/bun-process.js";
 
 let bun: BunFixture;
-let ports: { main: number; small: number; auth: number };
+let ports: Ports;
 const opened: Muxer[] = [];
 
 beforeAll(async () => {
@@ -53,7 +53,7 @@ async function whoami(muxer: Muxer): Promise<{ id: string; extensions: boolean }
   return JSON.parse(text(await within(muxer.rpc(13, new Uint8Array(0)), 5000, "whoami"))) as { id: string; extensions: boolean };
 }
 
-/** A WebSocket handshake by hand, offering `protocols`: the status and the headers the server answered. */
+/** A WebSocket handshake by hand, with `headers`: the status and the headers the server answered. */
 function handshake(port: number, headers: Record<string, string>): Promise<{ status: number; headers: IncomingHttpHeaders }> {
   return within(
     new Promise((resolve, reject) => {
@@ -155,6 +155,26 @@ describe("a Bun server (bunServer on Bun.serve) and a @bimux/node client", () =>
     expect(banned.message).toContain("banned");
     const alice = await connect("auth", { headers: { authorization: "Bearer good" } });
     expect(await whoami(alice)).toEqual({ id: "alice", extensions: true });
+    // A hook that throws answers 500, and the server's onError hears why.
+    const broken = await rejection(dial(url("auth"), { handshakeTimeout: 5000, headers: { authorization: "Bearer throw" } }));
+    expect([broken.code, broken.status]).toEqual(["unavailable", 500]);
+    expect(await bun.next((l) => l.event === "error" && l.server === "auth")).toMatchObject({ code: "internal", message: expect.stringContaining("the token store is down") });
+  });
+
+  it("refuse a browser page of another origin with 403, and take one of the same origin", async () => {
+    const host = `127.0.0.1:${ports.main}`;
+    expect((await handshake(ports.main, { origin: "https://evil.example", host })).status).toBe(403);
+    expect((await handshake(ports.main, { origin: `http://${host}`, host })).status).toBe(101);
+  });
+
+  it("close(): every connection closed with 1001, and later upgrades answered 503", async () => {
+    const client = await connect("closing");
+    expect(text(await client.rpc(16, new Uint8Array(0)))).toBe("closing");
+    const info = await within(client.wait(), 5000, "the close");
+    expect([info.code, info.reason]).toEqual([1001, "server closing"]);
+    expect(await bun.next((l) => l.event === "close-done")).toMatchObject({ peers: 0 });
+    const late = await rejection(dial(url("closing"), { handshakeTimeout: 5000 }));
+    expect([late.code, late.status]).toEqual(["unavailable", 503]);
   });
 
   it("serve a client that offers no extensions (as Go's) without them, both ways", async () => {
