@@ -121,7 +121,18 @@ const SEED_LABELS = {
   "go-plain": "plain Go net/http, no rpc",
   "go-ts": "Go front + TS callee",
   "ts-go": "TS front + Go callee",
+  bun: "Bun front + TS callee",
+  "bun-bun": "Bun front + Bun callee",
+  "bun-plain": "plain Bun.serve, no rpc",
 };
+
+/** The X/Go ratios of a seed report: keyed by variant since the Bun variants, one TS/Go ratio before. */
+function goRatios(report) {
+  if (!report.ratios) return [];
+  if (typeof report.ratios.ofMedians === "number") return [["TS", report.ratios]];
+  const who = { ts: "TS", bun: "Bun+TS", "bun-bun": "Bun+Bun" };
+  return Object.entries(report.ratios).map(([name, r]) => [who[name] ?? name, r]);
+}
 
 function seedChart(report) {
   const names = Object.keys(report.results);
@@ -136,7 +147,7 @@ function seedChart(report) {
   const xPos = (v) => left + ((W - left - right) * v) / max;
   const body = [];
   body.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="16" font-weight="bold">Seed scenario: HTTP GET → one rpc → 10 B reply (${esc(report.loader)} -t${report.options.threads} -c${report.options.connections})</text>`);
-  body.push(`<text x="${W / 2}" y="40" text-anchor="middle" font-size="12">median req/s of ${report.options.rounds} interleaved rounds of ${report.options.seconds} s (bars), each round (dots)${report.ratios ? `; TS/Go ${report.ratios.ofMedians.toFixed(2)}×` : ""}</text>`);
+  body.push(`<text x="${W / 2}" y="40" text-anchor="middle" font-size="12">median req/s of ${report.options.rounds} interleaved rounds of ${report.options.seconds} s (bars), each round (dots)${goRatios(report).map(([who, r]) => `; ${who}/Go ${r.ofMedians.toFixed(2)}×`).join("")}</text>`);
   for (const t of linTicks(max)) {
     body.push(`<line x1="${xPos(t)}" x2="${xPos(t)}" y1="${top}" y2="${top + names.length * rowH}" stroke="#e5e5e5"/>`);
     body.push(`<text x="${xPos(t)}" y="${top + names.length * rowH + 16}" text-anchor="middle" font-size="11">${fmtNum(t)}</text>`);

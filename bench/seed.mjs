@@ -12,11 +12,16 @@
 //   plain     plain Node http answering "helloworld", no rpc: the ceiling for a Node front
 //   go-plain  plain Go net/http answering "helloworld": the ceiling for a Go front
 //   go-ts     Go front + Node callee;   ts-go  Node front + Go callee (which side costs what)
+//   bun       Bun front (Bun.serve + @bimux/bun's bunServer) + Node callee (dial() of @bimux/node)
+//   bun-bun   Bun front + Bun callee (@bimux/browser's dial on Bun's own WebSocket client)
+//   bun-plain plain Bun.serve answering "helloworld", no rpc: the ceiling for a Bun front
+// Bun is the root devDependency `bun` (its binary, run directly); --cpu-prof profiles Bun processes too.
 // Rounds are interleaved, each starting with a different variant. Reported per variant:
 // req/s of every round, their median, wrk's p50/p99, errors, and CPU µs per request of the
 // front and callee processes together (from /proc/PID/stat: the figure least moved by other
-// load on the machine). The TS/Go ratio is given per round and of the medians.
+// load on the machine). The TS/Go ratio (and Bun/Go, for the Bun fronts) is given per round and of the medians.
 import { spawn, spawnSync, execFileSync } from "node:child_process";
+import { createRequire } from "node:module";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -58,7 +63,12 @@ const VARIANTS = {
   "go-plain": { front: "go-plain", label: "plain Go net/http, no rpc (ceiling)" },
   "go-ts": { front: "go", callee: "node", label: "Go front + TS callee" },
   "ts-go": { front: "node", callee: "go", label: "TS front + Go callee" },
+  bun: { front: "bun", callee: "node", label: "Bun front (Bun.serve + @bimux/bun) + TS callee (@bimux/node)" },
+  "bun-bun": { front: "bun", callee: "bun", label: "Bun front + Bun callee (@bimux/browser on Bun's WebSocket)" },
+  "bun-plain": { front: "bun-plain", label: "plain Bun.serve, no rpc (ceiling for a Bun front)" },
 };
+/** The variants compared with go in the ratio lines, when both ran. */
+const AGAINST_GO = ["ts", "bun", "bun-bun"];
 for (const v of opts.variants) if (!VARIANTS[v]) throw new Error(`unknown variant ${v} (${Object.keys(VARIANTS).join(", ")})`);
 if (opts.loader === "wrk" && !hasWrk) throw new Error("wrk not found: apt-get install wrk, or --loader autocannon");
 
@@ -139,20 +149,41 @@ function startProcess(variant, kind, role, extra) {
   const name = `${variant}: ${kind} ${role}`;
   if (kind === "go") return launch(name, goBinary, [role, ...life, ...extra.go], opts.gomaxprocs ? { ...process.env, GOMAXPROCS: opts.gomaxprocs } : process.env);
   const file = profileFile(variant, role);
+  // Bun takes Node's profiling flags.
   const execArgv = opts.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${dirname(file)}`, `--cpu-prof-name=${basename(file)}`, "--cpu-prof-interval=250"] : [];
-  return launch(name, process.execPath, [...execArgv, ROLE, role, "--maxlife", String(budgetS), ...extra.node]);
+  const args = [...execArgv, ROLE, role, "--maxlife", String(budgetS), ...extra.node];
+  if (kind === "bun") return launch(name, bunBinary(), [...args, ...(extra.bun ?? [])]);
+  return launch(name, process.execPath, args);
 }
+
+/** The Bun binary of the root devDependency `bun`, run directly (its npm wrapper would not pass a kill on). */
+function bunBinary() {
+  const binary = join(dirname(createRequire(join(repo, "package.json")).resolve("bun/package.json")), "bin", "bun.exe");
+  if (!existsSync(binary)) throw new Error(`no bun binary at ${binary}: pnpm install (the root devDependency bun brings it)`);
+  return binary;
+}
+
+/** Which process and role run a variant's front. */
+const FRONTS = {
+  go: ["go", "front"],
+  node: ["node", "front"],
+  "go-plain": ["go", "plain"],
+  "node-plain": ["node", "plain"],
+  bun: ["bun", "bun-front"],
+  "bun-plain": ["bun", "bun-plain"],
+};
 
 async function startVariant(name) {
   const v = VARIANTS[name];
   const procs = [];
-  const [frontKind, frontRole] = v.front === "go" ? ["go", "front"] : v.front === "node" ? ["node", "front"] : v.front === "go-plain" ? ["go", "plain"] : ["node", "plain"];
+  const [frontKind, frontRole] = FRONTS[v.front];
   const front = startProcess(name, frontKind, frontRole, { go: ["-addr", "127.0.0.1:0"], node: [] });
   procs.push(front);
   const { port } = await front.waitFor((e) => e.event === "listening");
   if (v.callee) {
     const url = `ws://127.0.0.1:${port}/mux`;
-    const callee = startProcess(name, v.callee, "callee", { go: ["-url", url], node: ["--url", url] });
+    // A Bun callee dials with @bimux/browser, on Bun's own WebSocket client.
+    const callee = startProcess(name, v.callee, "callee", { go: ["-url", url], node: ["--url", url], bun: ["--package", "browser"] });
     procs.push(callee);
     await callee.waitFor((e) => e.event === "connect" && e.ok);
     await front.waitFor((e) => e.event === "accepted");
@@ -265,13 +296,14 @@ function markdown(report) {
       `| ${name}: ${VARIANTS[name].label} | ${r.rounds.map((x) => fmt(x.rps)).join(", ")} | ${fmt(r.medianRps)} | ${go ? `${(r.medianRps / go).toFixed(2)}×` : "–"} | ${plain ? `${(r.medianRps / plain).toFixed(2)}×` : "–"} | ${fmtMs(r.p50Ms)} | ${fmtMs(r.p99Ms)} | ${r.cpuUsPerReq.toFixed(1)} | ${r.errors} |`,
     );
   }
-  if (ratios) {
+  for (const [name, r] of Object.entries(ratios ?? {})) {
+    const who = name === "ts" ? "TS" : name === "bun" ? "Bun (front) + TS (callee)" : name === "bun-bun" ? "Bun + Bun" : name;
     lines.push("");
-    lines.push(`TS/Go req/s: ${ratios.perRound.map((x) => `${x.toFixed(2)}×`).join(", ")} per round; median of rounds ${ratios.medianOfRounds.toFixed(2)}×; ratio of medians ${ratios.ofMedians.toFixed(2)}× (target ≥ 1.2×: ${ratios.ofMedians >= 1.2 ? "PASS" : "FAIL"}). Go/TS CPU µs per request: ${ratios.cpu.toFixed(2)}×.`);
+    lines.push(`${who}/Go req/s: ${r.perRound.map((x) => `${x.toFixed(2)}×`).join(", ")} per round; median of rounds ${r.medianOfRounds.toFixed(2)}×; ratio of medians ${r.ofMedians.toFixed(2)}× (target ≥ 1.2×: ${r.ofMedians >= 1.2 ? "PASS" : "FAIL"}). Go/${name} CPU µs per request: ${r.cpu.toFixed(2)}×.`);
   }
-  for (const [role, p] of Object.entries(report.profile ?? {})) {
+  for (const p of Object.values(report.profile ?? {})) {
     lines.push("");
-    lines.push(`Profile of the TS ${role} (variant ts) over the whole run (--cpu-prof, which slows it; ${p.totalMs.toFixed(0)} ms sampled, ${((100 * p.idleMs) / p.totalMs).toFixed(0)} % idle):`);
+    lines.push(`Profile of the ${p.role} of variant ${p.variant} over the whole run (--cpu-prof, which slows it; ${p.totalMs.toFixed(0)} ms sampled, ${((100 * p.idleMs) / p.totalMs).toFixed(0)} % idle):`);
     lines.push("");
     lines.push("| function | self ms | % of busy |");
     lines.push("| --- | ---: | ---: |");
@@ -320,11 +352,11 @@ async function main() {
     await Promise.all(variants.map((v) => v.stop()));
   }
   if (opts.cpuProf) {
-    // Every Node process of every variant was profiled; the table shows those of "ts".
+    // Every Node and Bun process of every variant was profiled; the tables show those of "ts" and "bun".
     profile = {};
-    for (const role of ["front", "callee"]) {
-      const file = profileFile("ts", role);
-      if (existsSync(file)) profile[role] = { file, ...topSelf(file, 20) };
+    for (const [variant, role] of [["ts", "front"], ["ts", "callee"], ["bun", "bun-front"], ["bun", "callee"]]) {
+      const file = profileFile(variant, role);
+      if (existsSync(file)) profile[`${variant} ${role}`] = { file, variant, role, ...topSelf(file, 20) };
     }
   }
   const results = {};
@@ -341,9 +373,10 @@ async function main() {
     };
   }
   let ratios;
-  if (results.go && results.ts) {
-    const perRound = results.ts.rounds.map((r, i) => r.rps / results.go.rounds[i].rps);
-    ratios = { perRound, medianOfRounds: median(perRound), ofMedians: results.ts.medianRps / results.go.medianRps, cpu: results.go.cpuUsPerReq / results.ts.cpuUsPerReq };
+  for (const name of AGAINST_GO) {
+    if (!results.go || !results[name]) continue;
+    const perRound = results[name].rounds.map((r, i) => r.rps / results.go.rounds[i].rps);
+    (ratios ??= {})[name] = { perRound, medianOfRounds: median(perRound), ofMedians: results[name].medianRps / results.go.medianRps, cpu: results.go.cpuUsPerReq / results[name].cpuUsPerReq };
   }
   const report = {
     date: new Date().toISOString(),

@@ -27,11 +27,13 @@ try {
   }
   step(`packed ${Object.keys(tarballs).join(", ")}`);
 
+  const bunTypes = JSON.parse(readFileSync(join(root, "packages", "bun", "package.json"), "utf8")).devDependencies["@types/bun"];
   const app = join(work, "app");
   execFileSync("mkdir", [app]);
   writeFileSync(
     join(app, "package.json"),
-    JSON.stringify({ name: "bimux-pack-check", private: true, type: "module", dependencies: tarballs, overrides: tarballs }, null, 2),
+    // @types/bun as a TypeScript user of @bimux/bun has it (its optional peer), for the types check below.
+    JSON.stringify({ name: "bimux-pack-check", private: true, type: "module", dependencies: { ...tarballs, "@types/bun": bunTypes }, overrides: tarballs }, null, 2),
   );
   // The tarballs' own dependencies (ws) come from the registry, as for a user; overrides keep
   // npm from looking up @bimux/* there: the packed ones satisfy each other.
@@ -45,9 +47,14 @@ const { createDuplexPair } = ${load("@bimux/core/testing")};
 const { EXTENSIONS_HEADER } = ${load("@bimux/core/transport")};
 const browser = ${load("@bimux/browser")};
 const { createDashboard, EXIT_CODES } = ${load("@bimux/cli")};
+const bun = ${load("@bimux/bun")};
 const check = (ok, what) => { if (!ok) throw new Error(what); };
 check(typeof browser.dial === "function" && typeof createDuplexPair === "function" && typeof EXTENSIONS_HEADER === "string", "entry points");
 check(EXIT_CODES.timeout === 4 && typeof createDashboard === "function", "@bimux/cli");
+// Bun.serve is Bun's, but making the server's handlers is plain JavaScript: it loads anywhere.
+const bimux = bun.bunServer({ onRpc: (_r, data) => data });
+check(typeof bimux.upgrade === "function" && typeof bimux.websocket.message === "function" && bimux.peers.size === 0, "@bimux/bun");
+check(bun.Muxer === Muxer && bun.BimuxError === BimuxError, "one Muxer class for @bimux/bun and @bimux/core");
 const server = await serve({ host: "127.0.0.1", port: 0, path: "/mux", onRpc: (_r, data) => data });
 const client = await dial("ws://127.0.0.1:" + server.port + "/mux");
 check(client instanceof Muxer, "one Muxer class for @bimux/node and @bimux/core");
@@ -106,6 +113,35 @@ export async function typed(): Promise<number> {
       throw new Error(`tsc under ${mode} failed:\n${error.stdout}${error.stderr}`);
     }
     step(`types check under ${mode} resolution`);
+  }
+  // @bimux/bun's types plug into Bun.serve's, with Bun's globals (and no Node's) as in a Bun project.
+  writeFileSync(
+    join(app, "bun.ts"),
+    `import { bunServer, type BunBimuxServer, type Muxer } from "@bimux/bun";
+export function start(): number {
+  const bimux: BunBimuxServer = bunServer({ handlers: { 1: (_route, data) => data }, authenticate: (request) => request.headers.has("authorization") });
+  const server = Bun.serve({
+    port: 0,
+    fetch: (request, server) => (new URL(request.url).pathname === "/mux" ? bimux.upgrade(request, server) : new Response("hello")),
+    websocket: bimux.websocket,
+  });
+  const peers: ReadonlySet<Muxer> = bimux.peers;
+  return (server.port ?? 0) + peers.size;
+}
+`,
+  );
+  const bunCommon = ["--noEmit", "--strict", "--target", "es2022", "--skipLibCheck", "false", "--types", "bun", "--lib", "es2022"];
+  for (const [mode, flags] of [
+    ["node16 (ESM)", ["--module", "node16", "--moduleResolution", "node16"]],
+    ["bundler", ["--module", "esnext", "--moduleResolution", "bundler"]],
+    ["node10", ["--module", "commonjs", "--moduleResolution", "node10", "--esModuleInterop"]],
+  ]) {
+    try {
+      run(process.execPath, [tsc, ...bunCommon, ...flags, "bun.ts"], app);
+    } catch (error) {
+      throw new Error(`tsc of bun.ts under ${mode} failed:\n${error.stdout}${error.stderr}`);
+    }
+    step(`@bimux/bun's types check in Bun.serve under ${mode} resolution`);
   }
   console.log("pack-check: every check passed");
 } finally {

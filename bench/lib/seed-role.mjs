@@ -7,6 +7,11 @@
 //        GET that makes one rpc(1, empty) into the newest dialed-in muxer and answers its reply
 //   node seed-role.mjs callee --url ws://…/mux               dial(); answers every request "helloworld"
 //   node seed-role.mjs plain                                 HTTP answering "helloworld", no rpc: the ceiling
+//   bun seed-role.mjs bun-front [--timeout MS]               the front on Bun.serve: upgrades on /mux go to
+//        @bimux/bun's bunServer, every other request is a GET that makes one rpc, as above
+//   bun seed-role.mjs bun-plain                              Bun.serve answering "helloworld", no rpc: the Bun ceiling
+//   bun seed-role.mjs callee --url ws://…/mux --package browser   the callee in Bun, on @bimux/browser (Bun's
+//        own WebSocket client); --package node (the default) dials with @bimux/node, on ws
 //
 // BENCH_BIMUX_NODE=/abs/path/dist/index.js benches another build of @bimux/node.
 import { createServer } from "node:http";
@@ -68,8 +73,38 @@ if (mode === "front") {
     }
   })();
   emit({ event: "listening", port: await listen(http) });
+} else if (mode === "bun-front") {
+  const { bunServer } = await import("@bimux/bun");
+  const timeout = Number(option("timeout", 1000));
+  const headers = { "content-type": "text/plain; charset=utf-8" };
+  let current;
+  const bimux = bunServer({
+    onError: () => {},
+    onConnection: (muxer) => {
+      current = muxer;
+      emit({ event: "accepted" });
+    },
+  });
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(request, server) {
+      if (request.url.endsWith("/mux")) return bimux.upgrade(request, server);
+      if (!current) return new Response(null, { status: 503 });
+      return current.rpc(1, EMPTY, { timeout }).then(
+        (reply) => new Response(reply, { headers }),
+        (error) => new Response(String(error?.message ?? error), { status: 505 }),
+      );
+    },
+    websocket: bimux.websocket,
+  });
+  emit({ event: "listening", port: server.port });
+} else if (mode === "bun-plain") {
+  const headers = { "content-type": "text/plain; charset=utf-8" };
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(HELLO, { headers }) });
+  emit({ event: "listening", port: server.port });
 } else if (mode === "callee") {
-  const { dial } = await load();
+  const { dial } = option("package", "node") === "browser" ? await import("@bimux/browser") : await load();
   const muxer = await dial(option("url"), { handlers: { 1: () => HELLO }, onError: () => {} });
   emit({ event: "connect", ok: true });
   muxer.wait().then(() => process.exit(0));
@@ -80,6 +115,6 @@ if (mode === "front") {
   });
   emit({ event: "listening", port: await listen(http) });
 } else {
-  console.error("usage: seed-role.mjs front|callee|plain [--url URL] [--timeout MS] [--maxlife S]");
+  console.error("usage: seed-role.mjs front|callee|plain|bun-front|bun-plain [--url URL] [--package node|browser] [--timeout MS] [--maxlife S]");
   process.exit(2);
 }
