@@ -5,15 +5,6 @@ export interface Numbered {
   readonly number: WireNumber;
 }
 
-// A random seed per process, mixed into every hash, so that a peer cannot choose request
-// numbers that all land in one place (what a fixed hash would let it do, and each lookup
-// would then walk them all).
-const SEED = (Math.random() * 0x100000000) | 0;
-const MIN_CAPACITY = 16;
-// Past this, an emptied table lets go of its array: a burst's memory is not kept for good,
-// while a connection whose calls come and go below it keeps one array all along.
-const KEEP_CAPACITY = 1024;
-
 /**
  * Items by their number, for the calls of one connection (its pending outbound calls,
  * its inbound calls in flight): what a `Map<number, T>` would do, without the garbage a
@@ -29,14 +20,16 @@ const KEEP_CAPACITY = 1024;
  * next major collection, which starts the chain again. At 100k calls a second that was
  * about 100 MB/s promoted and a major collection every few hundred ms (issue 17).
  *
- * Here the items live in one array, found by open addressing (linear probing on a seeded
- * hash) and removed with backward shift, so nothing is left behind; the array is only
- * replaced when it grows (half full), and the old one is cleared then.
+ * Here the items live in one array, by open addressing: linear probing from a Fibonacci
+ * hash, which spreads sequential numbers (ours) evenly, so runs stay short; a peer that
+ * picks colliding numbers for its requests makes runs at most `maxConcurrent` long. The
+ * array is only replaced when it grows (half full), and the old one is cleared then.
  */
 export class NumberTable<T extends Numbered> {
   // Made on the first add: an idle connection should cost as little as possible.
   #slots: Array<T | undefined> | undefined;
-  #mask = 0;
+  // 32 − log2(capacity): the hash's top bits are the slot.
+  #shift = 0;
   #size = 0;
 
   /** How many items are in the table. */
@@ -46,19 +39,14 @@ export class NumberTable<T extends Numbered> {
 
   /** The item numbered `number`, if there is one. */
   get(number: WireNumber): T | undefined {
-    const slots = this.#slots;
-    if (!slots) return undefined;
-    const mask = this.#mask;
-    for (let i = hash(number) & mask; ; i = (i + 1) & mask) {
-      const item = slots[i];
-      if (item === undefined || item.number === number) return item;
-    }
+    const i = this.#index(number);
+    return i < 0 ? undefined : this.#slots![i];
   }
 
   /** Adds `item`, whose number must not be in the table yet. */
   add(item: T): void {
-    if (!this.#slots) this.#resize(MIN_CAPACITY);
-    else if ((this.#size + 1) * 2 > this.#slots.length) this.#resize(this.#slots.length * 2);
+    const slots = this.#slots;
+    if (!slots || (this.#size + 1) * 2 > slots.length) this.#resize(slots ? slots.length * 2 : 16);
     this.#place(item);
     this.#size++;
   }
@@ -66,78 +54,58 @@ export class NumberTable<T extends Numbered> {
   /** Removes and returns the item numbered `number`, if there is one. */
   take(number: WireNumber): T | undefined {
     const slots = this.#slots;
-    if (!slots) return undefined;
-    const mask = this.#mask;
-    let i = hash(number) & mask;
-    let item: T | undefined;
-    for (; ; i = (i + 1) & mask) {
-      item = slots[i];
-      if (item === undefined) return undefined;
-      if (item.number === number) break;
-    }
-    // Backward shift: items after the hole that would no longer be found past it move into it.
-    for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
-      const next = slots[j];
-      if (next === undefined) break;
-      const home = hash(next.number) & mask;
-      // `next` may move to `i` unless its home lies in (i, j], cyclically.
-      if (i <= j ? home <= i || home > j : home <= i && home > j) {
-        slots[i] = next;
-        i = j;
-      }
-    }
+    let i = this.#index(number);
+    if (!slots || i < 0) return undefined;
+    const item = slots[i];
+    const mask = slots.length - 1;
     slots[i] = undefined;
-    if (--this.#size === 0 && slots.length > KEEP_CAPACITY) this.#slots = undefined;
+    // The rest of its run is placed again: none of it may be cut off from its slot by the hole.
+    for (let next; (next = slots[(i = (i + 1) & mask)]) !== undefined; ) {
+      slots[i] = undefined;
+      this.#place(next);
+    }
+    // An emptied table lets go of a large array: a burst's memory is not kept for good, while
+    // a connection whose calls come and go below that size keeps one array all along.
+    if (!--this.#size && slots.length > 1024) this.#slots = undefined;
     return item;
   }
 
   /** Every item, in no particular order: a copy, so the table may change while it is used. */
   values(): T[] {
-    const out: T[] = [];
-    for (const item of this.#slots ?? []) if (item !== undefined) out.push(item);
-    return out;
+    return (this.#slots ?? []).filter((item) => item !== undefined);
+  }
+
+  /** Where the item numbered `number` is, or -1. */
+  #index(number: WireNumber): number {
+    const slots = this.#slots;
+    if (slots) {
+      for (let i = this.#home(number), item; (item = slots[i]) !== undefined; i = (i + 1) & (slots.length - 1)) {
+        if (item.number === number) return i;
+      }
+    }
+    return -1;
+  }
+
+  /** Fibonacci hashing; a bigint (a number past 2^53, never ours) hashes by its rounded value. */
+  #home(number: WireNumber): number {
+    return Math.imul(Number(number), 0x9e3779b1) >>> this.#shift;
   }
 
   #place(item: T): void {
     const slots = this.#slots!;
-    const mask = this.#mask;
-    let i = hash(item.number) & mask;
-    while (slots[i] !== undefined) i = (i + 1) & mask;
+    let i = this.#home(item.number);
+    while (slots[i] !== undefined) i = (i + 1) & (slots.length - 1);
     slots[i] = item;
   }
 
+  /** A new array of `capacity`, with the items there are. */
   #resize(capacity: number): void {
-    const old = this.#slots;
+    const old = this.#slots ?? [];
     this.#slots = new Array<T | undefined>(capacity).fill(undefined);
-    this.#mask = capacity - 1;
-    if (!old) return;
-    for (const item of old) if (item !== undefined) this.#place(item);
+    this.#shift = Math.clz32(capacity) + 1;
+    for (const each of old) if (each !== undefined) this.#place(each);
     // An old array that was promoted would otherwise keep its items alive through scavenges
     // after they leave (see above): it holds nothing once replaced.
     old.fill(undefined);
   }
-}
-
-/**
- * A 32-bit hash of a request number. The seed goes in before the high half is mixed in, so
- * that no choice of both halves collides whatever the seed is (murmur3's finalizer, twice).
- */
-function hash(number: WireNumber): number {
-  let low: number;
-  let high: number;
-  if (typeof number === "number") {
-    // The low and high 32 bits of a safe integer.
-    low = number | 0;
-    high = (number / 0x100000000) | 0;
-  } else {
-    low = Number(BigInt.asIntN(32, number));
-    high = Number(BigInt.asIntN(32, number >> 32n));
-  }
-  return mix(mix(low ^ SEED) ^ high);
-}
-
-function mix(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return h ^ (h >>> 16);
 }
