@@ -65,7 +65,7 @@ function listen(server) {
 // ---------------------------------------------------------------- raw ws
 // Message: [kind u8: 0 request, 1 response][id u32 LE][op u8: 0 echo, 1 hello][payload].
 // The callee answers with a fresh buffer (header + copy of the reply), as any RPC
-// layer must; the caller correlates by id in a Map. Nothing else: this is the floor.
+// layer must; the caller correlates by id. Nothing else: this is the floor.
 const REQ = 0;
 const RES = 1;
 const OP_ECHO = 0;
@@ -80,8 +80,15 @@ function frame(kind, id, op, body) {
   return out;
 }
 
+// Waiting calls by id in an array ring, not a Map: a Map with an entry set and deleted per
+// call rebuilds its table every few hundred calls, each discarded table pointing at the next,
+// and once a major collection has promoted one, every call after it is promoted too (the
+// GC storm issue 17 chased; see RESULTS.md). Ids are sequential, so a ring of 2^16 holds any
+// number of calls in flight a scenario makes (at most 1,000 on one connection).
+const RING = 1 << 16;
+
 function rawEndpoint(ws) {
-  const pending = new Map();
+  const pending = new Array(RING).fill(undefined);
   let next = 0;
   ws.on("message", (buf) => {
     const id = buf.readUInt32LE(1);
@@ -90,21 +97,27 @@ function rawEndpoint(ws) {
       ws.send(frame(RES, id, op, op === OP_ECHO ? buf.subarray(6) : HELLO));
       return;
     }
-    const settle = pending.get(id);
-    if (settle) {
-      pending.delete(id);
+    const slot = id & (RING - 1);
+    const settle = pending[slot];
+    if (settle?.id === id) {
+      pending[slot] = undefined;
       settle.resolve(buf.subarray(6));
     }
   });
   ws.on("close", () => {
-    for (const settle of pending.values()) settle.reject(new Error("closed"));
-    pending.clear();
+    for (let i = 0; i < RING; i++) {
+      const settle = pending[i];
+      pending[i] = undefined;
+      settle?.reject(new Error("closed"));
+    }
   });
   ws.on("error", () => {});
   const call = (op, body) =>
     new Promise((resolve, reject) => {
       next = (next + 1) >>> 0;
-      pending.set(next, { resolve, reject });
+      const slot = next & (RING - 1);
+      if (pending[slot]) throw new Error(`over ${RING} calls in flight`);
+      pending[slot] = { id: next, resolve, reject };
       ws.send(frame(REQ, next, op, body));
     });
   return { call: (body) => call(OP_ECHO, body), hello: () => call(OP_HELLO, EMPTY) };

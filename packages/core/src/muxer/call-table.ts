@@ -1,5 +1,6 @@
 import { BimuxError } from "../errors.js";
 import { unwatch, watch } from "./abort-signals.js";
+import { NumberTable } from "./number-table.js";
 import { startDeadline, stopDeadline, type Deadline } from "./timers.js";
 
 /** One outbound call waiting for its reply. */
@@ -9,6 +10,8 @@ class PendingCall implements Deadline {
   declare resolve: (data: Uint8Array) => void;
   declare reject: (error: BimuxError) => void;
   slot: unknown;
+  prev: Deadline | undefined;
+  next: Deadline | undefined;
 
   constructor(
     readonly number: number,
@@ -36,8 +39,9 @@ class PendingCall implements Deadline {
  * timer and abort listener with it, so nothing is left behind.
  */
 export class CallTable {
-  // Made on the first call: an idle connection should cost as little as possible.
-  #calls: Map<number, PendingCall> | undefined;
+  // Not a Map: under a call per message its discarded tables chain up and get every call
+  // promoted (see NumberTable).
+  #calls = new NumberTable<PendingCall>();
   #last = 0;
 
   /** @param owner told of each call the caller gave up on (timeout or abort), to tell the peer. */
@@ -45,7 +49,7 @@ export class CallTable {
 
   /** How many calls are waiting for a reply. */
   get size(): number {
-    return this.#calls?.size ?? 0;
+    return this.#calls.size;
   }
 
   /**
@@ -70,7 +74,7 @@ export class CallTable {
     if (timeout !== Infinity) startDeadline(call);
     // One listener per signal, however many calls share it; the call stops watching when it leaves the table.
     if (signal) watch(signal, call);
-    (this.#calls ??= new Map()).set(number, call);
+    this.#calls.add(call);
     return reply;
   }
 
@@ -100,13 +104,12 @@ export class CallTable {
   failAll(error: BimuxError): void {
     // No code of the application runs until this returns (a rejection is heard later), so
     // nothing can join the table while it is walked.
-    this.#calls?.forEach((_, number) => this.fail(number, error));
+    for (const call of this.#calls.values()) this.fail(call.number, error);
   }
 
   #take(number: number): PendingCall | undefined {
-    const call = this.#calls?.get(number);
+    const call = this.#calls.take(number);
     if (call) {
-      this.#calls!.delete(number);
       stopDeadline(call);
       if (call.signal) unwatch(call.signal, call);
     }

@@ -3,6 +3,7 @@ import { BimuxError } from "../errors.js";
 import { EMPTY, checkRoute, encodeErrorReply, type FlagValue, type Frame, type WireNumber } from "../wire/codec.js";
 import { Wire } from "../wire/flags.js";
 import type { Muxer } from "./muxer.js";
+import { NumberTable } from "./number-table.js";
 
 /** What an rpc handler may return: the reply bytes, or nothing for an empty reply. */
 export type RpcResult = Uint8Array | void;
@@ -133,7 +134,9 @@ export class Dispatcher {
   #rpcRoutes: Map<number, RpcHandler> | undefined;
   #onewayRoutes: Map<number, OnewayHandler> | undefined;
   // Calls whose handler went asynchronous, by number (the others are already answered).
-  #inFlight: Map<WireNumber, InboundCall> | undefined;
+  // Not a Map: with a call set and deleted per request its discarded tables chain up and
+  // get every call promoted (see NumberTable).
+  #inFlight: NumberTable<InboundCall> | undefined;
   #owner: Muxer;
   #replies: ReplySink;
   #flow: FlowControl;
@@ -206,7 +209,7 @@ export class Dispatcher {
       result.then(undefined, () => {}); // nobody will hear of its failure either
       return call.end(this.#closed);
     }
-    (this.#inFlight ??= new Map()).set(number, call);
+    (this.#inFlight ??= new NumberTable()).add(call);
     this.#running++;
     result.then(
       (value) => this.#settle(call, value),
@@ -218,7 +221,7 @@ export class Dispatcher {
   #settle(call: InboundCall, value: unknown, failed?: boolean): void {
     this.#finished();
     if (this.#inFlight?.get(call.number) === call) {
-      this.#inFlight.delete(call.number);
+      this.#inFlight.take(call.number);
       this.#answer(call, value, failed);
     }
   }
@@ -251,9 +254,8 @@ export class Dispatcher {
    * every request checks for one.
    */
   drop(number: WireNumber, reused?: boolean): void {
-    const call = this.#inFlight?.get(number);
+    const call = this.#inFlight?.take(number);
     if (call) {
-      this.#inFlight!.delete(number);
       call.end(new BimuxError("aborted", reused ? `the caller reused its number` : `the caller cancelled`));
     }
   }
@@ -315,7 +317,7 @@ export class Dispatcher {
     const calls = this.#inFlight;
     // Emptied first: the handlers' abort listeners run at once, and must find nothing in flight.
     this.#inFlight = undefined;
-    calls?.forEach((call) => call.end(reason));
+    for (const call of calls?.values() ?? []) call.end(reason);
   }
 }
 

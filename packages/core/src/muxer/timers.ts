@@ -6,8 +6,10 @@
 export interface Deadline {
   /** Milliseconds from now. */
   readonly timeout: number;
-  /** Where the timers keep it; theirs alone. */
+  /** Where the timers keep it, and its neighbours there; theirs alone. */
   slot: unknown;
+  prev?: Deadline | undefined;
+  next?: Deadline | undefined;
   /** The deadline passed. Called once, unless stopped first. */
   expire(): void;
 }
@@ -18,8 +20,16 @@ export interface Deadline {
 // are due. A deadline fires at most TICK_MS late, never early. The monotonic clock,
 // so that the wall clock stepping (NTP, a laptop waking) neither hangs nor hastens calls.
 const TICK_MS = 10;
-/** The deadlines due in one tick, and which tick that is. */
-type Slot = Set<Deadline> & { due?: number };
+// A slot is a list through the deadlines themselves, not a Set: a Set of a thousand calls
+// rebuilds its table as it grows and shrinks, every discarded table pointing at the next,
+// and such a chain gets promoted whole once one link is old (see NumberTable). Nothing is
+// allocated per deadline, and a deadline that leaves points nowhere.
+/** The deadlines due in one tick, first to last added, and which tick that is. */
+interface Slot {
+  readonly due: number;
+  head: Deadline | undefined;
+  tail: Deadline | undefined;
+}
 const slots = new Map<number, Slot>();
 let ticker: ReturnType<typeof setInterval> | undefined;
 let lastTick = 0;
@@ -33,13 +43,18 @@ export function startDeadline(item: Deadline): void {
   // A slot not yet due is never expired, so the cached one is still in the map.
   let slot = due === lastDue ? lastSlot : slots.get(due);
   if (!slot) {
-    slot = new Set() as Slot;
-    slot.due = due;
+    slot = { due, head: undefined, tail: undefined };
     slots.set(due, slot);
   }
   lastDue = due;
   lastSlot = slot;
-  slot.add(item);
+  // Last in line: they expire in the order they were started, as calls were made.
+  const tail = slot.tail;
+  item.prev = tail;
+  item.next = undefined;
+  if (tail) tail.next = item;
+  else slot.head = item;
+  slot.tail = item;
   item.slot = slot;
   if (!ticker) {
     lastTick = Math.floor(performance.now() / TICK_MS);
@@ -51,10 +66,12 @@ export function startDeadline(item: Deadline): void {
 
 export function stopDeadline(item: Deadline): void {
   const slot = item.slot as Slot | undefined;
+  if (!slot) return;
+  unlink(slot, item);
   // Most calls settle long before their deadline: an emptied slot goes at once, or it would
   // stay, and keep the interval running, for the whole timeout (30 s by default).
-  if (!slot?.delete(item) || slot.size) return;
-  if (slots.get(slot.due!) === slot) slots.delete(slot.due!);
+  if (slot.head) return;
+  if (slots.get(slot.due) === slot) slots.delete(slot.due);
   if (slot === lastSlot) lastSlot = undefined;
   // The interval itself stops at its next tick if nothing waits by then: a caller making
   // one call after another would otherwise start and clear a timer for each.
@@ -67,10 +84,26 @@ function expireDue(): void {
     const slot = slots.get(lastTick);
     if (!slot) continue;
     slots.delete(lastTick);
-    for (const item of slot) item.expire();
+    // Taken off before it expires, so that stopping it then does nothing; what an expiry
+    // stops or adds in this slot meanwhile is seen, as the head is read each time.
+    for (let item = slot.head; item; item = slot.head) {
+      unlink(slot, item);
+      item.expire();
+    }
   }
   if (!slots.size) {
     clearInterval(ticker);
     ticker = undefined;
   }
+}
+
+function unlink(slot: Slot, item: Deadline): void {
+  const { prev, next } = item;
+  if (prev) prev.next = next;
+  else slot.head = next;
+  if (next) next.prev = prev;
+  else slot.tail = prev;
+  // A deadline that left points nowhere: were it promoted and then dropped, its links
+  // would still keep its former neighbours alive through scavenges.
+  item.prev = item.next = item.slot = undefined;
 }

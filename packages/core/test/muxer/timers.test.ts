@@ -41,6 +41,28 @@ describe.each([["shared wheel", (): Promise<Timers> => import("../../src/muxer/t
     await vi.advanceTimersByTimeAsync(80);
     expect(fired).toHaveLength(1);
   });
+
+  it("expires the deadlines of one tick in the order they were started, whichever were stopped between", async () => {
+    const timers = await onFakeTime(load);
+    const order: number[] = [];
+    const items = [0, 1, 2, 3, 4].map((i) => ({ timeout: 20, slot: undefined as unknown, expire: () => void order.push(i) }));
+    for (const item of items) timers.startDeadline(item);
+    timers.stopDeadline(items[0]!);
+    timers.stopDeadline(items[2]!);
+    timers.stopDeadline(items[4]!);
+    await vi.advanceTimersByTimeAsync(40);
+    expect(order).toEqual([1, 3]);
+  });
+
+  it("a deadline that left holds no link to the others (a dropped one must not keep them alive)", async () => {
+    const timers = await onFakeTime(load);
+    const items = [0, 1, 2].map(() => ({ timeout: 20, slot: undefined as unknown, expire: () => {} }) as import("../../src/muxer/timers.js").Deadline);
+    for (const item of items) timers.startDeadline(item);
+    timers.stopDeadline(items[1]!);
+    expect([items[1]!.prev, items[1]!.next, items[1]!.slot]).toEqual([undefined, undefined, undefined]);
+    await vi.advanceTimersByTimeAsync(40);
+    for (const item of items) expect([item.prev, item.next, item.slot]).toEqual([undefined, undefined, undefined]);
+  });
 });
 
 describe("timers: server wheel housekeeping", () => {
