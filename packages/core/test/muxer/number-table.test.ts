@@ -38,12 +38,17 @@ describe("NumberTable", () => {
     );
   });
 
-  it("a number and the bigint of the same value are different keys, as on the wire", () => {
+  it("numbers past 2^53, which arrive as bigints, are kept by their exact value", () => {
     const table = new NumberTable<Item>();
-    table.add({ number: 7, tag: 1 });
-    expect(table.get(7n)).toBeUndefined();
-    expect(table.take(7n)).toBeUndefined();
-    expect(table.get(7)?.tag).toBe(1);
+    const big = 2n ** 53n;
+    table.add({ number: big, tag: 1 });
+    table.add({ number: big + 1n, tag: 2 });
+    // The number nearest 2^53 + 1 is 2^53: as a number it would have taken the first one's place.
+    expect(table.get(big + 1n)?.tag).toBe(2);
+    expect(table.take(big)?.tag).toBe(1);
+    expect(table.get(big)).toBeUndefined();
+    expect(table.get(big + 1n)?.tag).toBe(2);
+    expect(table.size).toBe(1);
   });
 
   it("keeps finding every item through growth and a long run of calls coming and going", () => {
