@@ -80,15 +80,14 @@ function frame(kind, id, op, body) {
   return out;
 }
 
-// Waiting calls by id in an array ring, not a Map: a Map with an entry set and deleted per
-// call rebuilds its table every few hundred calls, each discarded table pointing at the next,
-// and once a major collection has promoted one, every call after it is promoted too (the
-// GC storm issue 17 chased; see RESULTS.md). Ids are sequential, so a ring of 2^16 holds any
-// number of calls in flight a scenario makes (at most 1,000 on one connection).
-const RING = 1 << 16;
-
+// Waiting calls by id in a null-prototype object, not a Map: a Map with an entry set and
+// deleted per call rebuilds its table every few hundred calls, each discarded table pointing
+// at the next, and once a major collection has promoted one, every call after it is promoted
+// too (the GC storm issue 17 chased; see RESULTS.md). An object's number dictionary has no
+// such chain (socket.io keeps its acks so; bimux's NumberTable too). Not a preallocated ring:
+// 10,000 connections of the scaling curves each holding one would fill the heap.
 function rawEndpoint(ws) {
-  const pending = new Array(RING).fill(undefined);
+  const pending = Object.create(null);
   let next = 0;
   ws.on("message", (buf) => {
     const id = buf.readUInt32LE(1);
@@ -97,27 +96,24 @@ function rawEndpoint(ws) {
       ws.send(frame(RES, id, op, op === OP_ECHO ? buf.subarray(6) : HELLO));
       return;
     }
-    const slot = id & (RING - 1);
-    const settle = pending[slot];
-    if (settle?.id === id) {
-      pending[slot] = undefined;
+    const settle = pending[id];
+    if (settle) {
+      delete pending[id];
       settle.resolve(buf.subarray(6));
     }
   });
   ws.on("close", () => {
-    for (let i = 0; i < RING; i++) {
-      const settle = pending[i];
-      pending[i] = undefined;
-      settle?.reject(new Error("closed"));
+    for (const id in pending) {
+      const settle = pending[id];
+      delete pending[id];
+      settle.reject(new Error("closed"));
     }
   });
   ws.on("error", () => {});
   const call = (op, body) =>
     new Promise((resolve, reject) => {
       next = (next + 1) >>> 0;
-      const slot = next & (RING - 1);
-      if (pending[slot]) throw new Error(`over ${RING} calls in flight`);
-      pending[slot] = { id: next, resolve, reject };
+      pending[next] = { resolve, reject };
       ws.send(frame(REQ, next, op, body));
     });
   return { call: (body) => call(OP_ECHO, body), hello: () => call(OP_HELLO, EMPTY) };
