@@ -5,7 +5,7 @@
 type TimerHandle = { readonly __timerHandle?: never } | number;
 declare function setTimeout<A extends unknown[]>(callback: (...args: A) => void, ms?: number, ...args: A): TimerHandle;
 declare function clearTimeout(handle: TimerHandle | undefined): void;
-declare function setInterval(callback: () => void, ms?: number): TimerHandle;
+declare function setInterval<A extends unknown[]>(callback: (...args: A) => void, ms?: number, ...args: A): TimerHandle;
 declare function clearInterval(handle: TimerHandle | undefined): void;
 declare function queueMicrotask(callback: () => void): void;
 declare var performance: { now(): number };

@@ -142,7 +142,7 @@ export class Dispatcher {
   #flow: FlowControl;
   // One-way messages that arrived past maxConcurrent (what the transport had read before it paused).
   #backlog: Frame[] | undefined;
-  #report: (error: BimuxError) => void;
+  #reporter: { report(error: BimuxError): void };
   #options: DispatcherOptions;
   /** Handlers that may run at once: `maxConcurrent`, read once. */
   #max: number;
@@ -155,14 +155,14 @@ export class Dispatcher {
    * @param owner the muxer handlers are given
    * @param replies where answers are written
    * @param flow the transport, paused while one-way handlers are at the limit
-   * @param report told when a one-way handler fails: nobody waits to hear of it
+   * @param reporter told when a one-way handler fails: nobody waits to hear of it
    */
-  constructor(owner: Muxer, replies: ReplySink, flow: FlowControl, report: (error: BimuxError) => void, options: DispatcherOptions) {
+  constructor(owner: Muxer, replies: ReplySink, flow: FlowControl, reporter: { report(error: BimuxError): void }, options: DispatcherOptions) {
     this.#owner = owner;
     this.#replies = replies;
     this.#flow = flow;
     this.#max = options.maxConcurrent ?? MAX_CONCURRENT;
-    this.#report = report;
+    this.#reporter = reporter;
     this.#options = options;
   }
 
@@ -297,7 +297,7 @@ export class Dispatcher {
   /** A one-way handler for `route` threw or rejected: nobody waits to hear it, so it is reported. */
   #failed(route: number, error: unknown): void {
     const { code, rawMessage } = BimuxError.from(error, "remote");
-    this.#report(new BimuxError(code, `one-way handler for route ${route} failed: ${rawMessage}`, { cause: error }));
+    this.#reporter.report(new BimuxError(code, `one-way handler for route ${route} failed: ${rawMessage}`, { cause: error }));
   }
 
   /** A handler finished: one-way messages waiting for a place get it, and the transport reads again once none wait. */

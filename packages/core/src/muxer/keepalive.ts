@@ -26,7 +26,8 @@ export class Keepalive {
   /** @param interval milliseconds between checks */
   constructor(interval: number, owner: KeepaliveOwner) {
     this.#owner = owner;
-    this.#timer = setInterval(() => this.#tick(), interval);
+    // A shared function and this keepalive as its argument: no closure per connection.
+    this.#timer = setInterval(Keepalive.#fire, interval, this);
     // In Node, keepalives alone must not hold the process open.
     (this.#timer as { unref?: () => void }).unref?.();
   }
@@ -38,6 +39,10 @@ export class Keepalive {
 
   stop(): void {
     clearInterval(this.#timer);
+  }
+
+  static #fire(keepalive: Keepalive): void {
+    keepalive.#tick();
   }
 
   #tick(): void {

@@ -9,7 +9,7 @@ import { CallTable } from "./call-table.js";
 import { Dispatcher, type OnewayHandler, type RpcHandler } from "./dispatcher.js";
 import { Inbound, type InboundOwner } from "./inbound.js";
 import { Backpressure } from "./backpressure.js";
-import { Keepalive } from "./keepalive.js";
+import { Keepalive, type KeepaliveOwner } from "./keepalive.js";
 import { Outbound, type OutboundOwner } from "./outbound.js";
 
 /** Called once when a connection ends, whichever side ended it. */
@@ -123,6 +123,46 @@ export class Muxer {
   #closeInfo: CloseInfo | undefined;
   #closeError: BimuxError | undefined;
 
+  /** What the muxer's parts call it back with (see the constructor); inside the class, so that it reaches the muxer's private members. */
+  static readonly #Link = class Link implements InboundOwner, OutboundOwner, KeepaliveOwner {
+    constructor(readonly muxer: Muxer) {}
+
+    get closed(): boolean {
+      return this.muxer.closed;
+    }
+
+    fail(code: number, error: BimuxError): void {
+      this.muxer.#fail(code, error);
+    }
+
+    report(error: BimuxError): void {
+      this.muxer.#report(error);
+    }
+
+    ended(code: number, reason: string, error?: unknown): void {
+      this.muxer.#finish({ code, reason, initiator: error === undefined ? "remote" : "local", error: error === undefined ? error : BimuxError.from(error, "unavailable") });
+    }
+
+    probe(): boolean {
+      return this.muxer.#outbound.probe();
+    }
+
+    stalled(): boolean {
+      return this.muxer.#outbound.writes.stalled();
+    }
+
+    holding(): boolean {
+      return this.muxer.#dispatcher.holding;
+    }
+
+    // The peer stopped answering: give up on it now, rather than wait for TCP to notice.
+    // Dropped where the transport can: a dead peer answers no close handshake.
+    lost(): void {
+      const muxer = this.muxer;
+      muxer.#fail(Close.ABNORMAL, new BimuxError("unavailable", "peer stopped answering keepalive"), muxer.#duplex.terminate ? 0 : Close.GOING_AWAY);
+    }
+  };
+
   /**
    * Wraps an open `duplex`. The muxer takes it over: nothing else may read from or write to it.
    * Throws `invalid_argument` for options it cannot take (a timeout that is not positive, a route that is not an int32).
@@ -135,35 +175,19 @@ export class Muxer {
     this.#maxPending = options.maxPendingCalls ?? MAX_PENDING_CALLS;
     const maxSize = options.maxMessageSize ?? MAX_MESSAGE_SIZE;
     const extensions = (this.extensions = negotiated(duplex.protocol));
-    // The parts see the muxer through this view only: whether it is closed, how it closes, what it reports.
-    const muxer = this;
-    const owner: InboundOwner & OutboundOwner = {
-      get closed() {
-        return muxer.closed;
-      },
-      fail: (code, error) => this.#fail(code, error),
-      report: (error) => this.#report(error),
-      ended: (code, reason, error) =>
-        this.#finish({ code, reason, initiator: error === undefined ? "remote" : "local", error: error === undefined ? error : BimuxError.from(error, "unavailable") }),
-    };
     const writes = new Backpressure(duplex, options.highWaterMark ?? HIGH_WATER_MARK, options.maxQueuedBytes ?? MAX_QUEUED_BYTES, FRAME_OVERHEAD);
-    const outbound = (this.#outbound = new Outbound(duplex, maxSize, extensions, owner, writes));
+    // The parts see the muxer through this one link: whether it is closed, how it closes, what it
+    // reports, and what the keepalive asks. Methods of one object, not closures: a server holds
+    // tens of thousands of connections.
+    const link = new Muxer.#Link(this);
+    const outbound = (this.#outbound = new Outbound(duplex, maxSize, extensions, link, writes));
     this.#calls = new CallTable(outbound);
-    const dispatcher = (this.#dispatcher = new Dispatcher(this, outbound, duplex, owner.report, options));
+    const dispatcher = (this.#dispatcher = new Dispatcher(this, outbound, duplex, link, options));
     for (const [route, handler] of Object.entries(options.handlers ?? {})) this.handle(+route, handler);
     for (const [route, handler] of Object.entries(options.onewayHandlers ?? {})) this.handleOneway(+route, handler);
     const interval = options.keepalive === false ? Infinity : checkTimeout(options.keepalive?.interval ?? KEEPALIVE_INTERVAL, "keepalive.interval");
-    if (interval !== Infinity) {
-      this.#keepalive = new Keepalive(interval, {
-        probe: () => outbound.probe(),
-        stalled: () => writes.stalled(),
-        holding: () => dispatcher.holding,
-        // The peer stopped answering: give up on it now, rather than wait for TCP to notice.
-        // Dropped where the transport can: a dead peer answers no close handshake.
-        lost: () => this.#fail(Close.ABNORMAL, new BimuxError("unavailable", "peer stopped answering keepalive"), duplex.terminate ? 0 : Close.GOING_AWAY),
-      });
-    }
-    this.#inbound = new Inbound(owner, this.#calls, dispatcher, outbound, this.#keepalive, maxSize);
+    if (interval !== Infinity) this.#keepalive = new Keepalive(interval, link);
+    this.#inbound = new Inbound(link, this.#calls, dispatcher, outbound, this.#keepalive, maxSize);
     duplex.open(this.#inbound);
   }
 

@@ -2,15 +2,51 @@ import type { Duplex as NodeStream } from "node:stream";
 import type WebSocket from "ws";
 
 /** One connection's unfinished inbound message, as the budget sees it. */
-interface Holder {
+class Holder {
   /** Bytes received since its last whole message: what the WebSocket parser holds for it. */
-  partial: number;
+  partial = 0;
   /** The most it held since its last whole message, and when that grew last (monotonic clock). */
-  peak: number;
-  progressed: number;
-  /** Closes the connection with a code and says why. */
-  close(code: number, reason: string): void;
-  closing: boolean;
+  peak = 0;
+  progressed = 0;
+  closing = false;
+
+  constructor(
+    readonly budget: InboundBudget,
+    /** Closes the connection with a code and says why. */
+    readonly close: (code: number, reason: string) => void,
+  ) {}
+
+  /** The connection now holds `partial` bytes of an unfinished message. */
+  settle(partial: number): void {
+    this.budget.settle(this, partial);
+  }
+}
+
+// A connection's holder, found from the socket or stream a listener is called on: the
+// listeners below are shared by every connection, rather than six closures made for each
+// (a server holds tens of thousands of idle ones).
+const holders = new WeakMap<object, Holder>();
+
+function onData(this: NodeStream, chunk: Buffer): void {
+  const holder = holders.get(this);
+  if (holder) holder.budget.received(holder, chunk.length);
+}
+
+// A whole message arrived, or the connection closed: nothing is held any more.
+function onDone(this: WebSocket): void {
+  holders.get(this)?.settle(0);
+}
+
+// A control frame read whole is held no more: its header (2 bytes, and 4 of mask from a client) and payload.
+function onControl(this: WebSocket, data: Buffer): void {
+  const holder = holders.get(this);
+  holder?.settle(Math.max(0, holder.partial - data.length - 6));
+}
+
+// ws failed the connection (a message over maxPayload, a protocol error): it reads no more of it.
+function onError(this: WebSocket): void {
+  const holder = holders.get(this);
+  if (holder) holder.budget.give(holder);
 }
 
 /**
@@ -50,30 +86,34 @@ export class InboundBudget {
    * a read that completes a message is counted before the message resets the count.
    */
   track(ws: WebSocket, stream: NodeStream, close: (code: number, reason: string) => void): void {
-    const holder: Holder = { partial: 0, peak: 0, progressed: 0, close, closing: false };
-    const settle = (partial: number) => {
-      // A connection being closed gave its share up: what it still sends is not read for long.
-      if (holder.closing) partial = 0;
-      if (partial === 0) holder.peak = 0;
-      else if (holder.partial === 0) holder.progressed = performance.now();
-      this.#total += partial - holder.partial;
-      holder.partial = partial;
-      if (partial > 0) this.#holders.add(holder);
-      else this.#holders.delete(holder);
-    };
-    stream.prependListener("data", (chunk: Buffer) => {
-      settle(holder.partial + chunk.length);
-      if (this.#total > this.max) this.#evict();
-      this.#sweep();
-    });
-    ws.on("message", () => settle(0));
-    // A control frame read whole is held no more: its header (2 bytes, and 4 of mask from a client) and payload.
-    const control = (data: Buffer) => settle(Math.max(0, holder.partial - data.length - 6));
-    ws.on("ping", control);
-    ws.on("pong", control);
-    // ws failed the connection (a message over maxPayload, a protocol error): it reads no more of it.
-    ws.on("error", () => this.#give(holder));
-    ws.on("close", () => settle(0));
+    const holder = new Holder(this, close);
+    holders.set(ws, holder);
+    holders.set(stream, holder);
+    stream.prependListener("data", onData);
+    ws.on("message", onDone);
+    ws.on("ping", onControl);
+    ws.on("pong", onControl);
+    ws.on("error", onError);
+    ws.on("close", onDone);
+  }
+
+  /** @internal `holder`'s connection read `bytes` more from the network. */
+  received(holder: Holder, bytes: number): void {
+    this.settle(holder, holder.partial + bytes);
+    if (this.#total > this.max) this.#evict();
+    this.#sweep();
+  }
+
+  /** @internal `holder` now holds `partial` bytes of an unfinished message. */
+  settle(holder: Holder, partial: number): void {
+    // A connection being closed gave its share up: what it still sends is not read for long.
+    if (holder.closing) partial = 0;
+    if (partial === 0) holder.peak = 0;
+    else if (holder.partial === 0) holder.progressed = performance.now();
+    this.#total += partial - holder.partial;
+    holder.partial = partial;
+    if (partial > 0) this.#holders.add(holder);
+    else this.#holders.delete(holder);
   }
 
   /** Closes the connection that holds the most, and gives its memory up at once. */
@@ -82,13 +122,13 @@ export class InboundBudget {
     for (const holder of this.#holders) if (!holder.closing && holder.partial > (largest?.partial ?? 0)) largest = holder;
     if (!largest) return;
     const reason = `unfinished messages over the server's budget of ${this.max} bytes; this connection held ${largest.partial}`;
-    this.#give(largest);
+    this.give(largest);
     largest.close(1013, reason);
     this.onLimit(reason, 1013);
   }
 
-  /** Takes `holder` out of the count: it is being closed. */
-  #give(holder: Holder): void {
+  /** @internal Takes `holder` out of the count: it is being closed. */
+  give(holder: Holder): void {
     this.#total -= holder.partial;
     holder.partial = 0;
     holder.closing = true;
@@ -106,7 +146,7 @@ export class InboundBudget {
           holder.peak = holder.partial;
           holder.progressed = now;
         } else if (!holder.closing && now - holder.progressed >= this.stallTimeout) {
-          this.#give(holder);
+          this.give(holder);
           const reason = `an unfinished message made no progress for ${this.stallTimeout} ms`;
           holder.close(1008, reason);
           this.onLimit(reason, 1008);
