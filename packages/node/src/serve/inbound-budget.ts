@@ -54,12 +54,15 @@ export class InboundBudget {
     const settle = (partial: number) => {
       // A connection being closed gave its share up: what it still sends is not read for long.
       if (holder.closing) partial = 0;
+      // When it started to hold is not noted here: the next sweep notes the growth (peak is 0), and
+      // a clock read per network read was a cost of every lone call.
       if (partial === 0) holder.peak = 0;
-      else if (holder.partial === 0) holder.progressed = performance.now();
       this.#total += partial - holder.partial;
       holder.partial = partial;
+      // One that holds nothing stays in the set until the next sweep: a connection reading one small
+      // message after another would otherwise add itself and leave again (the set's table shrunk and
+      // regrown) for every message.
       if (partial > 0) this.#holders.add(holder);
-      else this.#holders.delete(holder);
     };
     stream.prependListener("data", (chunk: Buffer) => {
       settle(holder.partial + chunk.length);
@@ -73,7 +76,10 @@ export class InboundBudget {
     ws.on("pong", control);
     // ws failed the connection (a message over maxPayload, a protocol error): it reads no more of it.
     ws.on("error", () => this.#give(holder));
-    ws.on("close", () => settle(0));
+    ws.on("close", () => {
+      settle(0);
+      this.#holders.delete(holder);
+    });
   }
 
   /** Closes the connection that holds the most, and gives its memory up at once. */
@@ -101,8 +107,9 @@ export class InboundBudget {
     this.#sweeper = setInterval(() => {
       const now = performance.now();
       for (const holder of this.#holders) {
+        if (!holder.partial) this.#holders.delete(holder);
         // Progress is growth between two sweeps, net of the control frames read meanwhile.
-        if (holder.partial > holder.peak) {
+        else if (holder.partial > holder.peak) {
           holder.peak = holder.partial;
           holder.progressed = now;
         } else if (!holder.closing && now - holder.progressed >= this.stallTimeout) {
