@@ -5,7 +5,7 @@
 // bimux and raw ws (the floor) by default; rounds interleaved as in run.mjs.
 //
 //   node scaling.mjs [--rounds N] [--duration MS] [--peers bimux,ws] [--inflight 1,10,100,1000]
-//                    [--conns 1,100,10000] [--size 10] [--no-pin] [--cpu-prof] [--out NAME]
+//                    [--conns 1,100,10000] [--size 10] [--no-pin] [--cpu-prof [--cpu-prof-interval US]] [--out NAME]
 //
 // Run it through run.sh (`bash bench/run.sh scaling.mjs …`) or not: each role process
 // raises its own open-file limit to the hard limit (10,000 connections need 10,000
@@ -44,6 +44,8 @@ const opts = {
   // Profiles every role process (results/profile/scaling-PEER-ROLE-N.cpuprofile) and lists
   // the top self time of each, over its whole life: best with one point (--inflight 1 --conns '').
   cpuProf: flag("cpu-prof"),
+  // Sampling interval of those profiles, in µs: finer (100) to tell apart the small costs of a lone call.
+  cpuProfInterval: Number(option("cpu-prof-interval", 250)),
 };
 let profiled = 0;
 const profiles = [];
@@ -79,7 +81,7 @@ function spawnRole(args) {
   const prof = [];
   if (opts.cpuProf) {
     const name = `scaling-${args[1]}-${args[0]}-${++profiled}.cpuprofile`;
-    prof.push("--cpu-prof", `--cpu-prof-dir=${join(OUT, "profile")}`, `--cpu-prof-name=${name}`, "--cpu-prof-interval=250");
+    prof.push("--cpu-prof", `--cpu-prof-dir=${join(OUT, "profile")}`, `--cpu-prof-name=${name}`, `--cpu-prof-interval=${opts.cpuProfInterval}`);
     profiles.push({ peer: args[1], role: args[0], file: join(OUT, "profile", name) });
   }
   const child = spawn("/bin/sh", ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "sh", process.execPath, "--max-old-space-size=4096", ...prof, ROLE, ...args], {

@@ -12,7 +12,7 @@ import { build } from "esbuild";
 
 /** What each import should cost a page, gzipped (issue 12), and what it may not grow past (today's size, rounded up). */
 const BUDGETS = [
-  { names: "dial", budget: 5 * 1024, ceiling: 7000 },
+  { names: "dial", budget: 5 * 1024, ceiling: 7050 },
   { names: "dial, dialReconnecting", budget: 6 * 1024, ceiling: 8250 },
 ];
 /** Code that must never reach a page: the generated protobuf types and their runtime, Node's ws. */

@@ -41,9 +41,13 @@ class WsDuplex implements Duplex {
   // Corking the connection makes a tick's frames one write.
   #tcp: NodeStream | undefined;
   #corked = false;
+  // Whether the frames of this tick (or this uncorked frame) went to an empty stream: see send.
+  #clean = false;
   #ended = false;
   #queued = 0;
   #sent = 0;
+  // Frames among #queued handed over without a callback: sent once the stream is seen empty.
+  #loose = 0;
   // Told by ws when a frame has been written to the network: one function per connection, not per frame.
   #written = (): void => {
     this.#queued--;
@@ -71,26 +75,49 @@ class WsDuplex implements Duplex {
   send(packet: Uint8Array): void {
     // ws drops what is sent on a closing socket without a word; fail the call instead.
     if (this.#socket.readyState !== 1) throw new Error(`WebSocket is not open (readyState ${this.#socket.readyState})`);
+    const socket = this.#socket;
     const tcp = this.#tcp;
+    this.#queued++;
     if (tcp && !tcp.destroyed) {
-      if (packet.length >= BATCH_LIMIT) this.flush();
-      else if (!this.#corked) {
+      if (packet.length >= BATCH_LIMIT) {
+        this.flush();
+        this.#clean = socket.bufferedAmount === 0;
+      } else if (!this.#corked) {
         // Frames written in the rest of this tick leave in one write: one syscall for many calls.
+        this.#clean = socket.bufferedAmount === 0;
         this.#corked = true;
         tcp.cork();
         process.nextTick(flushDuplex, this);
       }
+      // A frame written to an empty stream almost always goes out in the same write: it is
+      // counted as sent once the stream is seen empty, not by a callback of its own, which
+      // would cost Node a nextTick and an object for every write (the lone call's cost, issue 17).
+      // Behind frames that wait, each is counted by its callback, so a queue that moves is seen to.
+      if (this.#clean) {
+        this.#loose++;
+        return socket.send(packet);
+      }
     }
-    this.#queued++;
-    this.#socket.send(packet, this.#written);
+    socket.send(packet, this.#written);
   }
 
   get queuedFrames(): number {
+    this.#settle();
     return this.#queued;
   }
 
   get sentFrames(): number {
+    this.#settle();
     return this.#sent;
+  }
+
+  /** Counts the frames handed over without a callback as sent, once nothing waits in the stream. */
+  #settle(): void {
+    if (this.#loose && this.#socket.bufferedAmount === 0) {
+      this.#queued -= this.#loose;
+      this.#sent += this.#loose;
+      this.#loose = 0;
+    }
   }
 
   pause(): void {

@@ -2,7 +2,7 @@
 // ws's buffer for backpressure, and its message size limit.
 import type { IncomingMessage } from "node:http";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import WebSocket from "ws";
+import WebSocket, { WebSocketServer } from "ws";
 import { BimuxError, decodeFrame, dial, encodeFrame, Flag, wsDuplex } from "@bimux/node";
 import { bytes, sleep, text, until } from "../../../test-support/helpers.js";
 import { nextPeer, start } from "./fixtures/servers.js";
@@ -237,6 +237,60 @@ describe("backpressure over WebSocket", () => {
     expect(outcomes.filter((o) => o === "sent").length).toBe(waiting - 1);
     expect(peer.closed).toBe(false);
     raw.close();
+  });
+});
+
+describe("frame counts of the WebSocket duplex", () => {
+  it("counts frames queued behind a peer that stops reading, and as sent once it reads again, lone or batched", async () => {
+    // Frames written to an empty stream carry no callback: they must still be counted, as queued
+    // while they wait and as sent once they left, or backpressure and stall detection go blind.
+    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    await new Promise((r) => wss.once("listening", r));
+    let peerSocket: IncomingMessage["socket"] | undefined;
+    wss.on("connection", (_s, req) => (peerSocket = req.socket));
+    const raw = new WebSocket(`ws://127.0.0.1:${(wss.address() as { port: number }).port}`);
+    let stream: IncomingMessage["socket"] | undefined;
+    raw.once("upgrade", (res) => (stream = res.socket));
+    await new Promise((r) => raw.once("open", r));
+    await until(() => peerSocket !== undefined);
+    const duplex = wsDuplex(raw, "", stream);
+    duplex.open({ message: () => {}, closed: () => {} });
+    const tick = () => new Promise((r) => setImmediate(r));
+    // The ws duplex counts both (they are optional in the Duplex interface).
+    const queued = () => duplex.queuedFrames ?? NaN;
+    const sentSoFar = () => duplex.sentFrames ?? NaN;
+    let total = 0;
+    const send = (size: number) => (duplex.send(new Uint8Array(size)), total++);
+    try {
+      send(10); // a lone frame
+      await tick();
+      send(10); // three in one tick, one write
+      send(10);
+      send(10);
+      await tick();
+      expect([queued(), sentSoFar()]).toEqual([0, total]);
+      peerSocket!.pause();
+      // Until the network holds no more: then frames wait in the stream, large and small.
+      for (let i = 0; i < 2000 && duplex.bufferedAmount === 0; i++) {
+        send(64 * 1024);
+        await tick();
+      }
+      expect(duplex.bufferedAmount).toBeGreaterThan(0);
+      send(10);
+      send(64 * 1024);
+      await tick();
+      const sent = sentSoFar();
+      expect(queued()).toBeGreaterThan(0);
+      expect(queued() + sent).toBe(total);
+      await tick();
+      expect(sentSoFar()).toBe(sent); // nothing moves while the peer does not read
+      peerSocket!.resume();
+      await until(() => queued() === 0);
+      expect(sentSoFar()).toBe(total);
+    } finally {
+      raw.terminate();
+      await new Promise((r) => wss.close(r));
+    }
   });
 });
 

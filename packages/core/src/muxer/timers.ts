@@ -41,10 +41,16 @@ let lastSlot: Slot | undefined;
 export function startDeadline(item: Deadline): void {
   const due = Math.ceil((performance.now() + item.timeout) / TICK_MS);
   // A slot not yet due is never expired, so the cached one is still in the map.
-  let slot = due === lastDue ? lastSlot : slots.get(due);
+  let slot = due === lastDue ? lastSlot : undefined;
   if (!slot) {
-    slot = { due, head: undefined, tail: undefined };
-    slots.set(due, slot);
+    // The last slot, kept when it emptied (see stopDeadline), goes as another takes its place:
+    // only that one slot is ever in the map empty.
+    if (lastSlot && !lastSlot.head) slots.delete(lastSlot.due);
+    slot = slots.get(due);
+    if (!slot) {
+      slot = { due, head: undefined, tail: undefined };
+      slots.set(due, slot);
+    }
   }
   lastDue = due;
   lastSlot = slot;
@@ -69,10 +75,12 @@ export function stopDeadline(item: Deadline): void {
   if (!slot) return;
   unlink(slot, item);
   // Most calls settle long before their deadline: an emptied slot goes at once, or it would
-  // stay, and keep the interval running, for the whole timeout (30 s by default).
-  if (slot.head) return;
+  // stay, and keep the interval running, for the whole timeout (30 s by default). All but the
+  // last one made: the next call is likely due in the same tick, and a slot made and dropped
+  // per call (one call in flight at a time) cost a Map insert and delete, and the Map's
+  // rehashing, for each; the interval's next tick drops it if it is still empty then.
+  if (slot.head || slot === lastSlot) return;
   if (slots.get(slot.due) === slot) slots.delete(slot.due);
-  if (slot === lastSlot) lastSlot = undefined;
   // The interval itself stops at its next tick if nothing waits by then: a caller making
   // one call after another would otherwise start and clear a timer for each.
 }
@@ -84,12 +92,18 @@ function expireDue(): void {
     const slot = slots.get(lastTick);
     if (!slot) continue;
     slots.delete(lastTick);
+    if (slot === lastSlot) lastSlot = undefined;
     // Taken off before it expires, so that stopping it then does nothing; what an expiry
     // stops or adds in this slot meanwhile is seen, as the head is read each time.
     for (let item = slot.head; item; item = slot.head) {
       unlink(slot, item);
       item.expire();
     }
+  }
+  // The last slot made, kept when it emptied (see stopDeadline), goes once it is all that is left.
+  if (slots.size === 1 && lastSlot && !lastSlot.head) {
+    slots.delete(lastSlot.due);
+    lastSlot = undefined;
   }
   if (!slots.size) {
     clearInterval(ticker);

@@ -96,6 +96,32 @@ describe("timers: server wheel housekeeping", () => {
     }
     expect(started.mock.calls.length - before).toBeLessThanOrEqual(1);
   });
+  it("keeps no emptied slot but the last: calls one after another over many ticks let the interval stop a tick after the last", async () => {
+    const server = await onFakeTime(() => import("../../src/muxer/timers.js"));
+    const started = vi.spyOn(globalThis, "setInterval");
+    const cleared = vi.spyOn(globalThis, "clearInterval");
+    const fired: number[] = [];
+    // One call at a time, each in its own tick, as a caller with one call in flight makes them.
+    for (let i = 0; i < 100; i++) {
+      const call = { timeout: 10_000, slot: undefined as unknown, expire: () => void fired.push(i) };
+      server.startDeadline(call);
+      server.stopDeadline(call);
+      await vi.advanceTimersByTimeAsync(i % 2 ? 3 : 7);
+    }
+    await vi.advanceTimersByTimeAsync(20);
+    const tickers = started.mock.results.map((r) => r.value);
+    for (const ticker of tickers) expect(cleared).toHaveBeenCalledWith(ticker);
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(fired).toEqual([]);
+    // A call due in the slot kept empty still expires.
+    const kept = { timeout: 30, slot: undefined as unknown, expire: () => void fired.push(-1) };
+    const other = { timeout: 30, slot: undefined as unknown, expire: () => {} };
+    server.startDeadline(other);
+    server.stopDeadline(other);
+    server.startDeadline(kept);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(fired).toEqual([-1]);
+  });
 });
 
 describe("timers: the shared interval under load", () => {

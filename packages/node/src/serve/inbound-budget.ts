@@ -32,7 +32,7 @@ function onData(this: NodeStream, chunk: Buffer): void {
   if (holder) holder.budget.received(holder, chunk.length);
 }
 
-// A whole message arrived, or the connection closed: nothing is held any more.
+// A whole message arrived: nothing is held any more.
 function onDone(this: WebSocket): void {
   holders.get(this)?.settle(0);
 }
@@ -41,6 +41,11 @@ function onDone(this: WebSocket): void {
 function onControl(this: WebSocket, data: Buffer): void {
   const holder = holders.get(this);
   holder?.settle(Math.max(0, holder.partial - data.length - 6));
+}
+
+function onClose(this: WebSocket): void {
+  const holder = holders.get(this);
+  if (holder) holder.budget.closed(holder);
 }
 
 // ws failed the connection (a message over maxPayload, a protocol error): it reads no more of it.
@@ -94,7 +99,7 @@ export class InboundBudget {
     ws.on("ping", onControl);
     ws.on("pong", onControl);
     ws.on("error", onError);
-    ws.on("close", onDone);
+    ws.on("close", onClose);
   }
 
   /** @internal `holder`'s connection read `bytes` more from the network. */
@@ -108,12 +113,21 @@ export class InboundBudget {
   settle(holder: Holder, partial: number): void {
     // A connection being closed gave its share up: what it still sends is not read for long.
     if (holder.closing) partial = 0;
+    // When it started to hold is not noted here: the next sweep notes the growth (peak is 0), and
+    // a clock read per network read was a cost of every lone call.
     if (partial === 0) holder.peak = 0;
-    else if (holder.partial === 0) holder.progressed = performance.now();
     this.#total += partial - holder.partial;
     holder.partial = partial;
+    // One that holds nothing stays in the set until the next sweep: a connection reading one small
+    // message after another would otherwise add itself and leave again (the set's table shrunk and
+    // regrown) for every message.
     if (partial > 0) this.#holders.add(holder);
-    else this.#holders.delete(holder);
+  }
+
+  /** @internal `holder`'s connection closed: it holds nothing, and leaves the set at once. */
+  closed(holder: Holder): void {
+    this.settle(holder, 0);
+    this.#holders.delete(holder);
   }
 
   /** Closes the connection that holds the most, and gives its memory up at once. */
@@ -141,8 +155,9 @@ export class InboundBudget {
     this.#sweeper = setInterval(() => {
       const now = performance.now();
       for (const holder of this.#holders) {
+        if (!holder.partial) this.#holders.delete(holder);
         // Progress is growth between two sweeps, net of the control frames read meanwhile.
-        if (holder.partial > holder.peak) {
+        else if (holder.partial > holder.peak) {
           holder.peak = holder.partial;
           holder.progressed = now;
         } else if (!holder.closing && now - holder.progressed >= this.stallTimeout) {
