@@ -26,8 +26,24 @@ type Owned = WebSocket & { [DUPLEX]: WsDuplex };
  * a server may call the instant the handshake is done, and `ws` can emit that
  * first message before a promise continuation gets to attach a muxer.
  */
-export function wsDuplex(socket: WebSocket, protocol: string = socket.protocol, stream?: NodeStream): Duplex {
-  return new WsDuplex(socket, protocol, stream);
+export function wsDuplex(socket: WebSocket, protocol: string = socket.protocol, stream?: NodeStream, observer?: InboundObserver): Duplex {
+  return new WsDuplex(socket, protocol, stream, observer);
+}
+
+/**
+ * What else follows a connection's inbound traffic (the server's inbound budget), told by
+ * the duplex's own listeners after the duplex: a second listener on each of `ws`'s events
+ * would make each event's listeners an array, per connection.
+ */
+export interface InboundObserver {
+  /** A whole message was read. */
+  message(): void;
+  /** A pong of `bytes` of payload was read whole. */
+  pong(bytes: number): void;
+  /** `ws` failed the connection: it reads no more of it. */
+  error(): void;
+  /** The connection closed. */
+  closed(): void;
 }
 
 // A class with shared listener functions, not closures: a server holds one of
@@ -54,8 +70,12 @@ class WsDuplex implements Duplex {
     this.#sent++;
   };
 
-  constructor(socket: WebSocket, protocol: string, stream: NodeStream | undefined) {
+  /** @internal */
+  readonly observer: InboundObserver | undefined;
+
+  constructor(socket: WebSocket, protocol: string, stream: NodeStream | undefined, observer: InboundObserver | undefined) {
     this.protocol = protocol;
+    this.observer = observer;
     this.#socket = socket;
     if (typeof stream?.cork === "function" && typeof stream.uncork === "function") this.#tcp = stream;
     (socket as Owned)[DUPLEX] = this;
@@ -218,18 +238,26 @@ function owner(socket: WebSocket): WsDuplex {
 }
 
 function onMessage(this: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
+  const duplex = owner(this);
   // With the default binaryType a message is one Buffer, which is a Uint8Array.
-  owner(this).message(isBinary ? (data as Buffer) : data.toString());
+  duplex.message(isBinary ? (data as Buffer) : data.toString());
+  duplex.observer?.message();
 }
 
 function onError(this: WebSocket, error: Error): void {
-  owner(this).fail(error);
+  const duplex = owner(this);
+  duplex.fail(error);
+  duplex.observer?.error();
 }
 
 function onClose(this: WebSocket, code: number, reason: Buffer): void {
-  owner(this).closed(code, reason.toString());
+  const duplex = owner(this);
+  duplex.closed(code, reason.toString());
+  duplex.observer?.closed();
 }
 
-function onPong(this: WebSocket): void {
-  owner(this).alive();
+function onPong(this: WebSocket, data: Buffer): void {
+  const duplex = owner(this);
+  duplex.alive();
+  duplex.observer?.pong(data.length);
 }

@@ -1,8 +1,12 @@
 import type { Duplex as NodeStream } from "node:stream";
 import type WebSocket from "ws";
+import type { InboundObserver } from "../ws-duplex.js";
 
-/** One connection's unfinished inbound message, as the budget sees it. */
-class Holder {
+/**
+ * One connection's unfinished inbound message, as the budget sees it; the connection's
+ * duplex tells it of whole messages, pongs, errors and the close (see `InboundObserver`).
+ */
+class Holder implements InboundObserver {
   /** Bytes received since its last whole message: what the WebSocket parser holds for it. */
   partial = 0;
   /** The most it held since its last whole message, and when that grew last (monotonic clock). */
@@ -16,15 +20,27 @@ class Holder {
     readonly close: (code: number, reason: string) => void,
   ) {}
 
-  /** The connection now holds `partial` bytes of an unfinished message. */
-  settle(partial: number): void {
-    this.budget.settle(this, partial);
+  message(): void {
+    this.budget.settle(this, 0);
+  }
+
+  // A control frame read whole is held no more: its header (2 bytes, and 4 of mask from a client) and payload.
+  pong(bytes: number): void {
+    this.budget.settle(this, Math.max(0, this.partial - bytes - 6));
+  }
+
+  error(): void {
+    this.budget.give(this);
+  }
+
+  closed(): void {
+    this.budget.closed(this);
   }
 }
 
-// A connection's holder, found from the socket or stream a listener is called on: the
-// listeners below are shared by every connection, rather than six closures made for each
-// (a server holds tens of thousands of idle ones).
+// A connection's holder, found from the stream or socket a listener is called on: the two
+// listeners below are shared by every connection, rather than closures made for each (a
+// server holds tens of thousands of idle ones).
 const holders = new WeakMap<object, Holder>();
 
 function onData(this: NodeStream, chunk: Buffer): void {
@@ -32,26 +48,9 @@ function onData(this: NodeStream, chunk: Buffer): void {
   if (holder) holder.budget.received(holder, chunk.length);
 }
 
-// A whole message arrived: nothing is held any more.
-function onDone(this: WebSocket): void {
-  holders.get(this)?.settle(0);
-}
-
-// A control frame read whole is held no more: its header (2 bytes, and 4 of mask from a client) and payload.
-function onControl(this: WebSocket, data: Buffer): void {
-  const holder = holders.get(this);
-  holder?.settle(Math.max(0, holder.partial - data.length - 6));
-}
-
-function onClose(this: WebSocket): void {
-  const holder = holders.get(this);
-  if (holder) holder.budget.closed(holder);
-}
-
-// ws failed the connection (a message over maxPayload, a protocol error): it reads no more of it.
-function onError(this: WebSocket): void {
-  const holder = holders.get(this);
-  if (holder) holder.budget.give(holder);
+// The duplex does not listen to pings (ws answers them itself): the budget does.
+function onPing(this: WebSocket, data: Buffer): void {
+  holders.get(this)?.pong(data.length);
 }
 
 /**
@@ -88,18 +87,16 @@ export class InboundBudget {
   /**
    * Counts what `ws`, read from `stream`, holds; `close` ends the connection. Call it once
    * `ws` listens on `stream` (after the upgrade): this budget's listener goes first, so that
-   * a read that completes a message is counted before the message resets the count.
+   * a read that completes a message is counted before the message resets the count. Returns
+   * the observer to give the connection's duplex (`wsDuplex`), which tells it the rest.
    */
-  track(ws: WebSocket, stream: NodeStream, close: (code: number, reason: string) => void): void {
+  track(ws: WebSocket, stream: NodeStream, close: (code: number, reason: string) => void): InboundObserver {
     const holder = new Holder(this, close);
     holders.set(ws, holder);
     holders.set(stream, holder);
     stream.prependListener("data", onData);
-    ws.on("message", onDone);
-    ws.on("ping", onControl);
-    ws.on("pong", onControl);
-    ws.on("error", onError);
-    ws.on("close", onClose);
+    ws.on("ping", onPing);
+    return holder;
   }
 
   /** @internal `holder`'s connection read `bytes` more from the network. */

@@ -197,21 +197,21 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
   };
 
   const accept = (ws: WebSocket, request: IncomingMessage, socket: NodeStream, id: string | undefined): void => {
-    let muxer: Muxer;
+    let muxer: Muxer | undefined;
+    const observer = budget.track(ws, socket, (code, reason) => {
+      muxer?.close(code, reason);
+      // The close frame is on its way: its unfinished message goes now, with no close handshake to wait for.
+      socket.pause();
+      setImmediate(() => ws.terminate());
+    });
     try {
-      muxer = new Muxer(wsDuplex(ws, headerAccepted(request) ? EXTENSIONS_PROTOCOL : ws.protocol, socket), shared);
+      muxer = new Muxer(wsDuplex(ws, headerAccepted(request) ? EXTENSIONS_PROTOCOL : ws.protocol, socket, observer), shared);
     } catch (error) {
       // Options no muxer can take (a handler on a route that is not an int32…): no connection can be served.
       ws.close(CloseCode.internalError, "server misconfigured");
       report(BimuxError.from(error, "internal"));
       return;
     }
-    budget.track(ws, socket, (code, reason) => {
-      muxer.close(code, reason);
-      // The close frame is on its way: its unfinished message goes now, with no close handshake to wait for.
-      socket.pause();
-      setImmediate(() => ws.terminate());
-    });
     muxer.id = id ?? `peer-${++nextPeer}`;
     // Another connection took this id between the gate and now: the registry closed this one.
     if (!peers.add(muxer)) return;
