@@ -33,6 +33,11 @@ declare class TextDecoder {
   decode(input?: Uint8Array): string;
 }
 
+declare class URL {
+  constructor(url: string, base?: string);
+  readonly host: string;
+}
+
 declare var console: {
   error(...data: unknown[]): void;
 };

@@ -8,3 +8,5 @@ export type { DialOptions, DialTarget, ReconnectingDialOptions, WebSocketTranspo
 export { DEFAULTS, checkTimeout } from "../defaults.js";
 export { closeCodeFor, upgradeRefused } from "../errors.js";
 export { EXTENSIONS_HEADER, EXTENSIONS_PROTOCOL, acceptsHeader, acceptsSubprotocol, negotiated, offeredProtocols } from "../negotiation.js";
+export { authenticateUpgrade, originAllowed, refused } from "./upgrade-gate.js";
+export type { AuthContext, AuthResult, Authenticate, OriginPolicy, Verdict } from "./upgrade-gate.js";
