@@ -38,8 +38,8 @@ export function wsDuplex(socket: WebSocket, protocol: string = socket.protocol, 
 export interface InboundObserver {
   /** A whole message was read. */
   message(): void;
-  /** A pong of `bytes` of payload was read whole. */
-  pong(bytes: number): void;
+  /** A control frame (a pong; pings the observer hears itself) of `bytes` of payload was read whole. */
+  control(bytes: number): void;
   /** `ws` failed the connection: it reads no more of it. */
   error(): void;
   /** The connection closed. */
@@ -259,5 +259,5 @@ function onClose(this: WebSocket, code: number, reason: Buffer): void {
 function onPong(this: WebSocket, data: Buffer): void {
   const duplex = owner(this);
   duplex.alive();
-  duplex.observer?.pong(data.length);
+  duplex.observer?.control(data.length);
 }

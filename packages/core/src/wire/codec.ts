@@ -57,7 +57,7 @@ export function encodeFrame(frame: Frame, allocator?: FrameAllocator): Uint8Arra
  * its own or decoded, timeouts clamped), and a page should not pay for checking twice.
  */
 export function writeFrame(number: WireNumber, flag: number, route: number, data: Uint8Array, timeout: number, allocator?: FrameAllocator): Uint8Array {
-  // Two passes, as `encode` says, over the arguments: no frame object, no closure, per message.
+  // Two passes (see `begin`), over the arguments: no frame object, no closure, per message.
   let out: Uint8Array | undefined;
   for (begin(); ; ) {
     // Tags are (field << 3) | wire type: 0x08 number, 0x10 flag, 0x18 route, 0x22 data, 0x28 timeout.

@@ -25,7 +25,7 @@ class Holder implements InboundObserver {
   }
 
   // A control frame read whole is held no more: its header (2 bytes, and 4 of mask from a client) and payload.
-  pong(bytes: number): void {
+  control(bytes: number): void {
     this.budget.settle(this, Math.max(0, this.partial - bytes - 6));
   }
 
@@ -50,7 +50,7 @@ function onData(this: NodeStream, chunk: Buffer): void {
 
 // The duplex does not listen to pings (ws answers them itself): the budget does.
 function onPing(this: WebSocket, data: Buffer): void {
-  holders.get(this)?.pong(data.length);
+  holders.get(this)?.control(data.length);
 }
 
 /**
