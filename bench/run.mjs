@@ -7,7 +7,7 @@
 // process only drives them and, for the http-front scenario, runs autocannon as the
 // third party. Measurements are interleaved peer by peer (ws socketio birpc bimux ws …)
 // so that machine noise falls on all of them alike.
-import { fork, execSync, execFileSync } from "node:child_process";
+import { fork, execSync } from "node:child_process";
 import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
@@ -17,7 +17,7 @@ import autocannon from "autocannon";
 import { peers, peerNames } from "./lib/peers.mjs";
 import { percentiles } from "./lib/load.mjs";
 import { topSelf } from "./lib/profile.mjs";
-import { control, pin } from "./lib/role-process.mjs";
+import { control, hasTaskset, pin } from "./lib/role-process.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROLE = join(here, "lib", "role.mjs");
@@ -59,15 +59,6 @@ const HTTP_KEY = "http-front 100 conns";
 const only = new RegExp(option("only", "."));
 const scenarios = SCENARIOS.filter((s) => only.test(s.key));
 const runHttp = only.test(HTTP_KEY);
-
-function hasTaskset() {
-  try {
-    execFileSync("taskset", ["-V"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // ------------------------------------------------------------------ processes
 const children = new Set();

@@ -11,7 +11,7 @@
 // raises its own open-file limit to the hard limit (10,000 connections need 10,000
 // descriptors in the server and in the client). Writes results/NAME.json (default
 // scaling) for charts.mjs, and prints a markdown table.
-import { spawn, execFileSync, execSync } from "node:child_process";
+import { spawn, execSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { percentiles } from "./lib/load.mjs";
 import { topSelf } from "./lib/profile.mjs";
-import { control } from "./lib/role-process.mjs";
+import { control, hasTaskset } from "./lib/role-process.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROLE = join(here, "lib", "role.mjs");
@@ -56,15 +56,6 @@ setTimeout(() => {
   console.error(`scaling: over the ${budgetS} s budget, killing everything`);
   process.exit(3);
 }, budgetS * 1000).unref();
-
-function hasTaskset() {
-  try {
-    execFileSync("taskset", ["-V"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // ------------------------------------------------------------------ processes
 const children = new Set();

@@ -1,7 +1,18 @@
 // The orchestrator's side of a role process (lib/role.mjs): requests over the IPC channel
 // matched to their answers by id, the wait for its "ready", pinning, and stopping it.
-// Shared by run.mjs and scaling.mjs, which start the processes each their own way.
+// Shared by run.mjs and scaling.mjs, which start the processes each their own way; whether
+// taskset is here to pin them with.
 import { execFileSync } from "node:child_process";
+
+/** True when `taskset` is here to pin processes with. */
+export function hasTaskset() {
+  try {
+    execFileSync("taskset", ["-V"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Sets the CPUs of every thread `child` has (threads it makes later inherit it). */
 export function pin(child, cpus) {
