@@ -3,56 +3,35 @@
 // and runs its script of calls, while the Bun server calls it (fixtures/bun-server.ts, path /go).
 // Needs Go and Debian's sources of those two libraries (scripts/env.sh --test installs them);
 // without them this file fails, it is never skipped.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { BunFixture, checkBuilt, root, within } from "./fixtures/bun-process.js";
-
-const GOPATH = process.env.BIMUX_GOPATH ?? "/usr/share/gocode";
-const INSTALL = "apt-get install -y golang-go golang-github-gorilla-websocket-dev golang-goprotobuf-dev (scripts/env.sh --test does this as root)";
+import { buildGoPeer, type GoPeerBuild } from "../../../test-support/go-peer.js";
+import { BunFixture, checkBuilt, within } from "./fixtures/bun-process.js";
 
 let bun: BunFixture;
-let buildDir = "";
-let binary = "";
+let built: GoPeerBuild | undefined;
 
 beforeAll(async () => {
   checkBuilt(["core", "bun"]);
   bun = new BunFixture();
-  binary = buildPeer();
+  built = buildGoPeer();
   await bun.ports();
 }, 150_000);
 
 afterAll(async () => {
   await bun?.stop();
-  if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+  built?.remove();
 });
-
-/** Builds interop/go/peer as packages/node/test/interop-go.test.ts does: GOPATH mode on Debian's sources. */
-function buildPeer(): string {
-  const go = spawnSync("go", ["version"], { encoding: "utf8" });
-  if (go.error || go.status !== 0) throw new Error(`this test needs the Go toolchain, and \`go\` was not found. Install it: ${INSTALL}`);
-  buildDir = mkdtempSync(join(tmpdir(), "bimux-bun-go-peer-"));
-  const out = join(buildDir, "peer");
-  const build = spawnSync("go", ["build", "-o", out, "./interop/go/peer"], {
-    cwd: root,
-    encoding: "utf8",
-    timeout: 120_000,
-    env: { ...process.env, GO111MODULE: "off", GOPATH, GOFLAGS: "", GOCACHE: process.env.GOCACHE ?? join(root, ".cache", "go-build") },
-  });
-  if (build.status !== 0) throw new Error(`building the Go peer failed (${build.error?.message ?? `exit ${build.status}`}):\n${build.stderr}\n${INSTALL}`);
-  return out;
-}
 
 type Step = Record<string, unknown> & { step?: string };
 
 /** Runs the Go client against `url` until it exits (bounded by its -maxlife and a kill): its lines and exit code. */
 function runGoClient(url: string): Promise<{ steps: Step[]; code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, ["client", "-url", url, "-timeout", "500ms", "-maxlife", "40s"], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(built!.binary, ["client", "-url", url, "-timeout", "500ms", "-maxlife", "40s"], { stdio: ["ignore", "pipe", "pipe"] });
     const steps: Step[] = [];
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
@@ -72,7 +51,7 @@ const hex = (s: string) => Buffer.from(s).toString("hex");
 const payload = (size: number) => Uint8Array.from({ length: size }, (_, i) => (i * 31 + 7) & 0xff);
 
 it("a Go client (the original's libraries) and the Bun server call each other, one-way messages included", async () => {
-  expect(existsSync(binary)).toBe(true);
+  expect(existsSync(built!.binary)).toBe(true);
   const { main } = await bun.ports();
   const go = await within(runGoClient(`ws://127.0.0.1:${main}/go`), 50_000, "the Go client");
   const context = `--- Go\n${go.steps.map((s) => JSON.stringify(s)).join("\n")}\n${go.stderr}--- Bun\n${bun.lines.map((l) => JSON.stringify(l)).join("\n")}\n${bun.stderr}`;

@@ -4,8 +4,6 @@
 // without them this file fails (it is never skipped) and says how to install them.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -14,14 +12,10 @@ import { BimuxError, dial, serve, type BimuxServer, type Muxer } from "../src/in
 import { encodeFrame, type Frame } from "@bimux/core";
 import { createClient, serviceHandlers } from "@bimux/services";
 import { Directory, Tab, type Note } from "../../services/test/gen/demo/v1/tab_pb.js";
+import { buildGoPeer, type GoPeerBuild } from "../../../test-support/go-peer.js";
 import { bytes, rejection, sleep, text, until } from "../../../test-support/helpers.js";
 
 const repo = fileURLToPath(new URL("../../..", import.meta.url));
-const GOPATH = process.env.BIMUX_GOPATH ?? "/usr/share/gocode";
-const INSTALL =
-  "apt-get install -y golang-go golang-github-gorilla-websocket-dev golang-goprotobuf-dev " +
-  "(scripts/env.sh does this when run as root; or set BIMUX_GOPATH to a GOPATH holding " +
-  "github.com/gorilla/websocket and github.com/golang/protobuf 1.3.x)";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
@@ -42,59 +36,27 @@ const MiB = 1 << 20;
  */
 const KEEPALIVE_MS = 200;
 
-let binary = "";
-let buildDir = "";
+let built: GoPeerBuild | undefined;
 /** Why the Go peer could not be built. Every test throws it: a missing toolchain fails, it never skips. */
 let setupError: Error | undefined;
 
 /** The built Go peer, or the reason there is none. */
 function peerBinary(): string {
   if (setupError) throw setupError;
-  return binary;
+  return built!.binary;
 }
 
 beforeAll(() => {
   try {
-    binary = buildPeer();
+    built = buildGoPeer();
   } catch (error) {
     setupError = error as Error;
   }
 }, 150_000);
 
-function buildPeer(): string {
-  const go = spawnSync("go", ["version"], { encoding: "utf8" });
-  if (go.error || go.status !== 0) {
-    throw new Error(`the Go interop test needs the Go toolchain, and \`go\` was not found. Install it: ${INSTALL}`);
-  }
-  for (const pkg of ["github.com/gorilla/websocket", "github.com/golang/protobuf/proto"]) {
-    if (!existsSync(join(GOPATH, "src", pkg))) {
-      throw new Error(`the Go interop test needs the source of ${pkg} in ${GOPATH}/src. Install it: ${INSTALL}`);
-    }
-  }
-  buildDir = mkdtempSync(join(tmpdir(), "bimux-go-peer-"));
-  const out = join(buildDir, "peer");
-  // GOPATH mode: Debian ships the libraries as sources, and no module proxy is needed.
-  const build = spawnSync("go", ["build", "-o", out, "./interop/go/peer"], {
-    cwd: repo,
-    encoding: "utf8",
-    timeout: 120_000,
-    env: {
-      ...process.env,
-      GO111MODULE: "off",
-      GOPATH,
-      GOFLAGS: "",
-      GOCACHE: process.env.GOCACHE ?? join(repo, ".cache", "go-build"),
-    },
-  });
-  if (build.status !== 0) {
-    throw new Error(`building the Go peer failed (${build.error?.message ?? `exit ${build.status}`}):\n${build.stderr}\n${INSTALL}`);
-  }
-  return out;
-}
-
 afterAll(() => {
   for (const peer of peers.splice(0)) peer.kill();
-  if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+  built?.remove();
 });
 
 /** One JSON object per line from the Go peer. */
