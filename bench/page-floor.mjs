@@ -15,8 +15,7 @@ import { cpSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
-import { build } from "esbuild";
+import { measurePage } from "../scripts/page-size.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const patches = fileURLToPath(new URL("./page-floor/", import.meta.url));
@@ -28,19 +27,10 @@ for (const part of ["packages/core/src", "packages/browser/src"]) cpSync(join(ro
 async function measure() {
   const sizes = [];
   for (const names of ["dial", "dial, dialReconnecting"]) {
-    const result = await build({
-      stdin: { contents: `export { ${names} } from "./packages/browser/src/index.ts";`, resolveDir: work, sourcefile: "app.ts", loader: "ts" },
-      bundle: true,
-      minify: true,
-      format: "esm",
-      platform: "browser",
-      target: "es2022",
-      write: false,
-      logLevel: "error",
-      // The copy's core, as the package names resolve in the repository's vitest config.
-      alias: { "@bimux/core/transport": join(work, "packages/core/src/transport/index.ts"), "@bimux/core": join(work, "packages/core/src/index.ts") },
-    });
-    sizes.push(gzipSync(result.outputFiles[0].contents, { level: 9 }).length);
+    // The copy's core, as the package names resolve in the repository's vitest config.
+    const alias = { "@bimux/core/transport": join(work, "packages/core/src/transport/index.ts"), "@bimux/core": join(work, "packages/core/src/index.ts") };
+    const { gzipped } = await measurePage({ contents: `export { ${names} } from "./packages/browser/src/index.ts";`, resolveDir: work, alias });
+    sizes.push(gzipped);
   }
   return sizes;
 }

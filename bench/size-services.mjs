@@ -1,15 +1,14 @@
 // What typed services cost a page, bundled as an application's bundler ships it (the
-// published builds resolved through the packages' exports with the `browser` and
-// `production` conditions, esbuild --bundle --minify, gzip -9). Prints a markdown table
+// published builds resolved through the packages' exports, esbuild --bundle --minify,
+// gzip -9: scripts/page-size.mjs). Prints a markdown table
 // for RESULTS.md. Run after `pnpm run build`: `node bench/size-services.mjs`.
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
-import { build } from "esbuild";
+import { measurePage } from "../scripts/page-size.mjs";
 
 const bench = fileURLToPath(new URL(".", import.meta.url));
 const generated = fileURLToPath(new URL("../packages/services/test/gen/demo/v1/tab_pb.ts", import.meta.url));
-if (!existsSync(fileURLToPath(new URL("../packages/services/dist/index.browser.js", import.meta.url)))) {
+if (!existsSync(fileURLToPath(new URL("../packages/services/dist/index.js", import.meta.url)))) {
   console.error("size-services: packages/services/dist is missing; run `pnpm run build` first");
   process.exit(1);
 }
@@ -49,25 +48,13 @@ const pages = {
 
 const rows = [];
 for (const [name, contents] of Object.entries(pages)) {
-  const result = await build({
-    // Resolved from bench/, which depends on the packages as an application does.
-    stdin: { contents, resolveDir: bench, sourcefile: "page.ts", loader: "ts" },
-    bundle: true,
-    minify: true,
-    format: "esm",
-    platform: "browser",
-    conditions: ["production"],
-    target: "es2022",
-    write: false,
-    metafile: true,
-    logLevel: "error",
-  });
-  const code = result.outputFiles[0].contents;
-  const inputs = Object.values(result.metafile.outputs)[0].inputs;
+  // Resolved from bench/, which depends on the packages as an application does.
+  const { minified: code, gzipped, metafile } = await measurePage({ contents, resolveDir: bench });
+  const inputs = Object.values(metafile.outputs)[0].inputs;
   const protobuf = Object.entries(inputs)
     .filter(([path]) => path.includes("@bufbuild/protobuf"))
     .reduce((sum, [, input]) => sum + input.bytesInOutput, 0);
-  rows.push({ name, min: code.length, gzip: gzipSync(code, { level: 9 }).length, protobuf });
+  rows.push({ name, min: code.length, gzip: gzipped, protobuf });
 }
 const base = rows[0].gzip;
 const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;

@@ -7,8 +7,7 @@
 // grow while the budget is worked towards. Run after `pnpm run build`.
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
-import { build } from "esbuild";
+import { measurePage } from "./page-size.mjs";
 
 /** What each import should cost a page, gzipped (issue 12), and what it may not grow past (today's size, rounded up). */
 const BUDGETS = [
@@ -26,21 +25,9 @@ if (!existsSync(`${browser}dist/index.js`)) {
 
 let failed = false;
 for (const { names, budget, ceiling } of BUDGETS) {
-  const result = await build({
-    // Resolved from inside the package, so "@bimux/browser" goes through its own exports map.
-    stdin: { contents: `export { ${names} } from "@bimux/browser";`, resolveDir: browser, sourcefile: "app.js" },
-    bundle: true,
-    minify: true,
-    format: "esm",
-    platform: "browser",
-    target: "es2022",
-    write: false,
-    metafile: true,
-    logLevel: "error",
-  });
-  const minified = result.outputFiles[0].contents;
-  const gzipped = gzipSync(minified, { level: 9 }).length;
-  const inputs = Object.keys(result.metafile.inputs);
+  // Resolved from inside the package, so "@bimux/browser" goes through its own exports map.
+  const { minified, gzipped, metafile } = await measurePage({ contents: `export { ${names} } from "@bimux/browser";`, resolveDir: browser });
+  const inputs = Object.keys(metafile.inputs);
   const bad = inputs.filter((input) => FORBIDDEN.some((pattern) => pattern.test(input)));
   const gap = gzipped > budget ? `, ${gzipped - budget} B over budget` : "";
   console.log(`@bimux/browser { ${names} }: minified ${minified.length} B, gzipped ${gzipped} B (budget ${budget} B${gap}; ceiling ${ceiling} B)`);
