@@ -46,7 +46,7 @@ export interface ServeOptions extends Omit<MuxerOptions, "id" | "onError"> {
   duplicateIds?: DuplicateIdPolicy;
   /**
    * Bytes of unfinished inbound messages the server holds across all connections; past it,
-   * the connection holding the most is closed with 1013. Default 48 MiB.
+   * the connection holding the most is closed with 1013. Default 32 MiB.
    */
   maxInboundBytes?: number;
   /**
