@@ -20,7 +20,7 @@ ${CONNECT_HELP}
 
 Example: bimux call ws://127.0.0.1:8080/mux 1 hello`;
 
-/** Stdin or a file may hold at most this much: the server's default message limit. */
+/** Stdin may hold at most this much (a file is read whole). (More than the default message limit, 16 MiB: past that the call fails with `too_large`.) */
 const INPUT_LIMIT = 64 * 1024 * 1024;
 
 /** `bimux call`: one rpc (or one-way message), reply on stdout, the error's code as the exit status. */

@@ -23,7 +23,7 @@ ${CONNECT_HELP}
 
 Example: bimux listen ws://127.0.0.1:8080/mux --route '1=hostname' --route '2=tr a-z A-Z'`;
 
-/** A command's reply may be at most this large: the default message limit of a server. */
+/** A command's reply may be at most this large. (More than the default message limit, 16 MiB: past that the caller gets a `too_large` error reply.) */
 const REPLY_LIMIT = 64 * 1024 * 1024;
 /** How much of a failing command's stderr becomes the error's message. */
 const MESSAGE_LIMIT = 4096;
