@@ -27,8 +27,10 @@ export interface BimuxSocketData {
  *   Bun's `drain` event needs no handler for that).
  * - `ping` is a WebSocket ping; the pong comes back through the server's `pong` handler as `alive`.
  * - `terminate` drops the TCP connection without a close handshake.
- * - `pause`/`resume` stop and restart reading the socket (Bun ≥ 1.4), so a peer that sends
- *   one-way messages faster than they are handled feels TCP backpressure.
+ * - `pause`/`resume` stop and restart reading the socket, so a peer that sends one-way
+ *   messages faster than they are handled feels TCP backpressure. Bun's `ServerWebSocket` has
+ *   them from 1.4.4 (1.3.14 to 1.4.3 serve bimux but lack them): there, they do nothing, and
+ *   one-way messages past `maxConcurrent` wait in memory instead.
  * - No `queuedFrames`/`sentFrames`: Bun tells neither how many messages it queued nor when one
  *   was written (its `send` returns bytes, or -1 for "queued"), so they cannot be counted honestly.
  *   The keepalive then cannot tell a peer that stopped reading from a slow one; `bufferedAmount`
@@ -117,11 +119,11 @@ export class BunDuplex implements Duplex, BimuxSocketData {
   }
 
   pause(): void {
-    this.#ws?.pause();
+    this.#ws?.pause?.();
   }
 
   resume(): void {
-    this.#ws?.resume();
+    this.#ws?.resume?.();
   }
 
   /** @internal A whole message arrived (Bun hands binary ones over as a Buffer, which is a Uint8Array). */
