@@ -163,7 +163,13 @@ describe("2: small answers and calls to a peer that never reads", () => {
     expect(closed.buffered).toBeLessThanOrEqual(limit[server] + 64);
     expect(writes).toBeLessThan(300);
     expect(bun.lines.filter((l) => l.event === "error" && l.id === id).map((l) => l.code)).toContain("overloaded");
-    expect(await closeCode(attacker)).toBe(1008);
+    // With the small limits the close frame is in the kernel's buffers, and reaches the attacker
+    // whenever it reads. At the defaults it waits behind 17 MiB that Bun holds itself, and Bun
+    // drops such a closing socket, close frame and all, unless the peer reads at once (measured:
+    // 1006 when the attacker resumed reading 250 ms after the close): this peer sees 1008 or 1006.
+    const code = await closeCode(attacker);
+    if (server === "echoes") expect(code).toBe(1008);
+    else expect([1008, 1006]).toContain(code);
     const { peak, left } = await growth(`2 tiny echo requests, ${limits}, ${writes} writes`, before);
     if (bound !== undefined) expect(peak).toBeLessThan(bound);
     expect(left).toBeLessThan(8 * MiB);
