@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { BimuxError, dial, encodeFrame, type AuthResult, type BimuxServer, type Muxer, type ServeOptions } from "../../src/index.js";
 import { bytes, rejection, sleep, text } from "../../../../test-support/helpers.js";
 import { nextPeer, start as startServer } from "../fixtures/servers.js";
-import { attack, closeCode, eventually, flood, frames, masked, upgradeStatus, type Attacker } from "./attackers.js";
+import { attack, closeCode, eventually, flood, frames, masked, upgradeStatus, type Attacker } from "../../../../test-support/attackers.js";
 
 /** The server options the hardening adds, by their planned names; until then serve() ignores them. */
 interface PlannedOptions extends ServeOptions {

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { BimuxError, dial, serve, type AuthContext, type AuthResult } from "@bimux/node";
 import { bytes, rejection, sleep, text, until } from "../../../../test-support/helpers.js";
-import { eventually, upgradeStatus as status } from "./attackers.js";
+import { eventually, upgradeStatus as status } from "../../../../test-support/attackers.js";
 import { listen, onCleanup, serveOn, start } from "../fixtures/servers.js";
 import { caught, rawUpgrade, upgradeStatus } from "../fixtures/raw.js";
 

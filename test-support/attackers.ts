@@ -1,12 +1,13 @@
-// Hostile clients for the attack tests: a `ws` client that offers the bimux extensions and,
+// Hostile clients for the attack tests (packages/node/test/serve/attacks.test.ts against
+// @bimux/node's serve, packages/bun/test/attacks.test.ts against @bimux/bun's bunServer): a `ws` client that offers the bimux extensions and,
 // unless told otherwise, stops reading right after the handshake (its TCP socket paused), so
 // whatever the server answers piles up on the server's side. Frames in bulk go straight to
 // the TCP socket as prebuilt masked WebSocket frames (mask key 0: valid, and the payload
 // stays as it is), which is what lets a test send hundreds of thousands of them in a second.
 import type { Socket } from "node:net";
 import WebSocket from "ws";
-import { EXTENSIONS_HEADER, EXTENSIONS_PROTOCOL, encodeFrame, type Frame } from "../../src/index.js";
-import { sleep } from "../../../../test-support/helpers.js";
+import { EXTENSIONS_HEADER, EXTENSIONS_PROTOCOL, encodeFrame, type Frame } from "@bimux/core";
+import { sleep } from "./helpers.js";
 
 export interface Attacker {
   readonly ws: WebSocket;
