@@ -1,7 +1,7 @@
-// The peer registry's join and leave events, over real connections and on their own.
+// The peer registry's join and leave events, over real connections (on their own:
+// packages/core/test/transport/peer-registry.test.ts).
 import { describe, expect, it } from "vitest";
-import { Muxer, PeerRegistry, dial, type BimuxError } from "../src/index.js";
-import { createDuplexPair } from "@bimux/core/testing";
+import { dial, type BimuxError } from "../src/index.js";
 import { until } from "../../../test-support/helpers.js";
 import { start } from "./fixtures/servers.js";
 
@@ -18,38 +18,6 @@ describe("PeerRegistry events", () => {
     await until(() => events.length === 2);
     expect(events[1]).toBe("leave agent-a");
     expect(server.peers.size).toBe(0);
-  });
-
-  it("tells of a rename as a leave of the old id, then a join of the new one, with the registry already up to date", () => {
-    const peers = new PeerRegistry();
-    const seen: string[] = [];
-    peers.on("leave", (muxer, id) => seen.push(`leave ${id} (now ${muxer.id}, found: ${peers.has(id)})`));
-    peers.on("join", (muxer, id) => seen.push(`join ${id} (found: ${peers.get(id) === muxer})`));
-    const m = new Muxer(createDuplexPair()[0], { keepalive: false, id: "first", onIdChange: (mx, prev) => void peers.rename(mx, prev) });
-    peers.add(m);
-    m.id = "second";
-    peers.remove(m);
-    peers.remove(m); // twice: told once
-    expect(seen).toEqual(["join first (found: true)", "leave first (now second, found: false)", "join second (found: true)", "leave second (now second, found: false)"]);
-    m.close();
-  });
-
-  it("removes a listener with the function on() returned, and keeps telling the others when one throws", () => {
-    const errors: unknown[] = [];
-    const peers = new PeerRegistry("refuse", (error) => errors.push(error));
-    const calls: string[] = [];
-    const off = peers.on("join", () => calls.push("removed"));
-    peers.on("join", () => {
-      throw new Error("listener bug");
-    });
-    peers.on("join", (_m, id) => calls.push(id));
-    off();
-    const m = new Muxer(createDuplexPair()[0], { keepalive: false, id: "x" });
-    peers.add(m);
-    expect(calls).toEqual(["x"]);
-    expect(errors).toHaveLength(1);
-    expect(peers.get("x")).toBe(m);
-    m.close();
   });
 
   it("reports a listener's throw to serve's onError and still serves the connection", async () => {

@@ -1,9 +1,9 @@
 import type { IncomingMessage } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { Muxer } from "@bimux/core";
+import type { PeerRegistry } from "@bimux/core/transport";
 import type WebSocket from "ws";
 import { logClose, logConnect } from "../log.js";
-import type { PeerRegistry } from "./peer-registry.js";
 
 /** What a server knows about one connected peer beyond its muxer, for dashboards and logs. */
 export interface PeerInfo {

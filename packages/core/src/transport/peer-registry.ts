@@ -1,4 +1,10 @@
-import type { Muxer } from "@bimux/core";
+import type { Muxer } from "../muxer/muxer.js";
+import { Close } from "../wire/close-codes.js";
+
+// The live connections of a server, by id: shared by the servers of every runtime
+// (`@bimux/node`'s `serve`, `@bimux/bun`'s `bunServer`), so that an id means one connection
+// on each of them alike, and whatever follows a server's peers (`@bimux/nats`'s cluster)
+// follows any of them. Runtime-free: it only holds muxers and closes the loser of an id.
 
 /** What a {@link PeerRegistry} tells its listeners: a muxer took an id, or stopped answering to one. */
 export type PeerEvent = "join" | "leave";
@@ -70,7 +76,7 @@ export class PeerRegistry implements Iterable<Muxer> {
    * Calls `listener` after each `join` (a muxer connected, or took this id by a rename) or
    * `leave` (it closed, or its id changed away), once the registry is up to date. Muxers
    * already live are not replayed: iterate the registry first. Returns a function that
-   * removes the listener. A listener's throw goes to the registry's `report` (serve's `onError`).
+   * removes the listener. A listener's throw goes to the registry's `report` (the server's `onError`).
    */
   on(event: PeerEvent, listener: PeerListener): () => void {
     const set = this.listeners[event];
@@ -80,12 +86,24 @@ export class PeerRegistry implements Iterable<Muxer> {
     return () => void set.delete(entry);
   }
 
-  /** @internal True when `id` may be given to a new connection now (the gate asks before upgrading). */
+  // The four methods below are the owning server's, not the application's. They are public
+  // because the servers that own a registry live in other packages (@bimux/node, @bimux/bun),
+  // which build against this package's published types: hidden ones would be stripped there.
+
+  /**
+   * For the server that owns the registry: true when a new connection may take `id` now.
+   * A server asks before upgrading, to refuse an id `authenticate` vouched for (409) while
+   * no WebSocket exists yet; {@link add} decides again once it does.
+   */
   available(id: string): boolean {
     return this.policy === "replace" || !this.byId.has(id);
   }
 
-  /** @internal Registers a new connection under its id; false (and it is closed) when the id is taken and the policy refuses. */
+  /**
+   * For the server that owns the registry: registers a new connection under its current id.
+   * False, and the muxer is closed with 1008, when a live connection has that id and the
+   * policy refuses; under `"replace"` the live one is closed instead.
+   */
   add(muxer: Muxer): boolean {
     if (!this.take(muxer)) return false;
     this.live.add(muxer);
@@ -93,7 +111,11 @@ export class PeerRegistry implements Iterable<Muxer> {
     return true;
   }
 
-  /** @internal Follows an id change; false if the muxer is not registered, or lost the id (and was closed). */
+  /**
+   * For the server that owns the registry, from its muxers' `onIdChange`: follows a change of
+   * id from `previous`. False if the muxer is not registered, or may not take its new id (it
+   * is then closed with 1008, and has left).
+   */
   rename(muxer: Muxer, previous: string): boolean {
     if (!this.live.has(muxer)) return false;
     if (this.byId.get(previous) === muxer) this.byId.delete(previous);
@@ -107,7 +129,7 @@ export class PeerRegistry implements Iterable<Muxer> {
     return false;
   }
 
-  /** @internal */
+  /** For the server that owns the registry, from its muxers' `onClose`: forgets `muxer`. Twice is once. */
   remove(muxer: Muxer): void {
     if (!this.live.delete(muxer)) return;
     if (this.byId.get(muxer.id) === muxer) this.byId.delete(muxer.id);
@@ -132,11 +154,11 @@ export class PeerRegistry implements Iterable<Muxer> {
     const holder = this.byId.get(id);
     if (holder && holder !== muxer) {
       if (this.policy === "refuse") {
-        muxer.close(1008, `id ${JSON.stringify(id)} is in use by a live connection`);
+        muxer.close(Close.POLICY_VIOLATION, `id ${JSON.stringify(id)} is in use by a live connection`);
         return false;
       }
       this.remove(holder);
-      holder.close(1008, `id ${JSON.stringify(id)} was taken by a newer connection`);
+      holder.close(Close.POLICY_VIOLATION, `id ${JSON.stringify(id)} was taken by a newer connection`);
     }
     this.byId.set(id, muxer);
     return true;
