@@ -105,7 +105,7 @@ export class PeerRegistry implements Iterable<Muxer> {
    * policy refuses; under `"replace"` the live one is closed instead.
    */
   add(muxer: Muxer): boolean {
-    if (!this.take(muxer)) return false;
+    if (!this.take(muxer)) return this.refuse(muxer);
     this.live.add(muxer);
     this.emit("join", muxer, muxer.id);
     return true;
@@ -124,9 +124,11 @@ export class PeerRegistry implements Iterable<Muxer> {
       this.emit("join", muxer, muxer.id);
       return true;
     }
-    // Refused, and closed: it has left already, under its old id.
+    // Refused: it has left already, under its old id. Forgotten before it is closed: a muxer's
+    // close calls the server's onClose, and so remove(), at once, which would tell of a second
+    // leave, under the id the live holder keeps.
     this.live.delete(muxer);
-    return false;
+    return this.refuse(muxer);
   }
 
   /** For the server that owns the registry, from its muxers' `onClose`: forgets `muxer`. Twice is once. */
@@ -146,17 +148,23 @@ export class PeerRegistry implements Iterable<Muxer> {
     }
   }
 
-  /** Files `muxer` under its id, as the policy says; closes the loser. */
+  /** Closes a muxer refused its id (which the caller has forgotten already); false, for the caller to return. */
+  private refuse(muxer: Muxer): false {
+    muxer.close(Close.POLICY_VIOLATION, `id ${JSON.stringify(muxer.id)} is in use by a live connection`);
+    return false;
+  }
+
+  /**
+   * Files `muxer` under its id, as the policy says: false when the policy refuses it (the caller
+   * closes it, once it is forgotten); under "replace", the holder is forgotten, then closed.
+   */
   private take(muxer: Muxer): boolean {
     const { id } = muxer;
     // "" is no name: any number of connections may go without one.
     if (id === "") return true;
     const holder = this.byId.get(id);
     if (holder && holder !== muxer) {
-      if (this.policy === "refuse") {
-        muxer.close(Close.POLICY_VIOLATION, `id ${JSON.stringify(id)} is in use by a live connection`);
-        return false;
-      }
+      if (this.policy === "refuse") return false;
       this.remove(holder);
       holder.close(Close.POLICY_VIOLATION, `id ${JSON.stringify(id)} was taken by a newer connection`);
     }

@@ -7,9 +7,14 @@ import { Muxer } from "@bimux/core";
 import { PeerRegistry } from "@bimux/core/transport";
 import { createDuplexPair } from "@bimux/core/testing";
 
-/** A muxer on an in-memory duplex whose id changes the registry follows, as a server's do. */
+/** A muxer on an in-memory duplex wired to the registry as a server's are: renames followed, closes forgotten. */
+function served(peers: PeerRegistry, id = ""): Muxer {
+  return new Muxer(createDuplexPair()[0], { keepalive: false, id, onIdChange: (mx, prev) => void peers.rename(mx, prev), onClose: (mx) => peers.remove(mx) });
+}
+
+/** A {@link served} muxer, registered. */
 function registered(peers: PeerRegistry, id = ""): Muxer {
-  const muxer = new Muxer(createDuplexPair()[0], { keepalive: false, id, onIdChange: (mx, prev) => void peers.rename(mx, prev) });
+  const muxer = served(peers, id);
   peers.add(muxer);
   return muxer;
 }
@@ -48,6 +53,24 @@ describe("PeerRegistry", () => {
     expect([old.closed, old.closeDetails?.code, replacing.get("agent"), replacing.size, [...replacing]]).toEqual([true, 1008, newer, 1, [newer]]);
     first.close();
     newer.close();
+  });
+
+  it("tells of a connection refused its id once, under the id it had, and never of the holder's id", () => {
+    // A muxer's close calls the server's onClose, and so remove(), at once: the refused one
+    // must be forgotten before, or its close would tell of a leave of the id the holder keeps.
+    const peers = new PeerRegistry();
+    const seen: string[] = [];
+    const holder = registered(peers, "agent");
+    peers.on("join", (_muxer, id) => seen.push(`join ${id}`));
+    peers.on("leave", (muxer, id) => seen.push(`leave ${id}${muxer === holder ? " (holder)" : ""}`));
+    const renamed = registered(peers, "other");
+    renamed.id = "agent";
+    const newcomer = served(peers, "agent");
+    expect(peers.add(newcomer)).toBe(false);
+    expect([renamed.closed, newcomer.closed, holder.closed, peers.get("agent"), peers.size]).toEqual([true, true, false, holder, 1]);
+    expect(seen).toEqual(["join other", "leave other"]);
+    holder.close();
+    expect(seen).toEqual(["join other", "leave other", "leave agent (holder)"]);
   });
 
   it("lets any number of connections go without an id: live, counted, not found by id", () => {
