@@ -1,5 +1,5 @@
 import { BimuxError, CloseCode, Muxer, type MuxerOptions } from "@bimux/core";
-import { DEFAULTS, EXTENSIONS_HEADER, EXTENSIONS_PROTOCOL, acceptsHeader, acceptsSubprotocol, checkTimeout } from "@bimux/core/transport";
+import { DEFAULTS, EXTENSIONS_HEADER, EXTENSIONS_PROTOCOL, PeerRegistry, acceptsHeader, acceptsSubprotocol, checkTimeout, type DuplicateIdPolicy } from "@bimux/core/transport";
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import { BunDuplex, type BimuxSocketData } from "./bun-duplex.js";
 import { judge, refusal, type Authenticate, type OriginPolicy, type Verdict } from "./gate.js";
@@ -27,6 +27,14 @@ export interface BunServerOptions extends Omit<MuxerOptions, "id" | "onError"> {
   /** Take the bimux-ts extensions when a client offers them. Default true. */
   extensions?: boolean;
   /**
+   * What a connection taking the id of a live one gets, as with `@bimux/node`'s `serve`.
+   * Default `"refuse"`: an id from `authenticate` that is live answers the upgrade 409, and a
+   * connection whose id the application sets to a live one is closed with 1008; the live
+   * connection keeps its id. `"replace"`: the newcomer takes the id, and the older connection
+   * is closed with 1008. See {@link DuplicateIdPolicy}.
+   */
+  duplicateIds?: DuplicateIdPolicy;
+  /**
    * Bun's own `idleTimeout`, in seconds (0 to 960): a connection that receives nothing for
    * that long is closed, and Bun pings it shortly before, so only a peer that stopped
    * answering pings is dropped. Default 0, off, as with `@bimux/node`: a bimux connection
@@ -53,14 +61,20 @@ export interface BunBimuxServer {
   /**
    * Judges an upgrade request (origin, `authenticate`), negotiates the bimux extensions, and
    * upgrades it: returns undefined once Bun took the connection (what `fetch` must then
-   * return), or the refusal to return instead (401, 403, 426 for a request that is not a
-   * WebSocket upgrade, 503 while closing…). A promise of either when `authenticate` is async.
+   * return), or the refusal to return instead (401, 403, 409 for an id from `authenticate`
+   * that a live connection has, 426 for a request that is not a WebSocket upgrade, 503 while
+   * closing…). A promise of either when `authenticate` is async.
    */
   upgrade(request: Request, server: Server<BimuxSocketData>): Response | undefined | Promise<Response | undefined>;
   /** The handler to pass as Bun.serve's `websocket`: it owns every socket `upgrade` made. */
   readonly websocket: WebSocketHandler<BimuxSocketData>;
-  /** Live connections, in the order they connected. */
-  readonly peers: ReadonlySet<Muxer>;
+  /**
+   * Live connections by id, as `@bimux/node`'s `server.peers`: `get(id)`, `has(id)`, `size`,
+   * iteration (in the order they connected), and `on("join" | "leave", listener)` to follow
+   * who is here (what `@bimux/nats`'s `joinCluster` builds on). An id names at most one live
+   * connection (see {@link BunServerOptions.duplicateIds}); renames (`muxer.id = …`) are followed.
+   */
+  readonly peers: PeerRegistry;
   /**
    * Stops taking upgrades (503), closes every connection with 1001 (their pending calls
    * reject), waits for their close handshakes for a grace period, then drops the rest.
@@ -82,6 +96,7 @@ export function bunServer(options: BunServerOptions = {}): BunBimuxServer {
     authenticateTimeout = DEFAULTS.authenticateTimeout,
     origins = "same-origin",
     extensions = true,
+    duplicateIds = "refuse",
     idleTimeout = 0,
     ...muxerOptions
   } = options;
@@ -98,7 +113,8 @@ export function bunServer(options: BunServerOptions = {}): BunBimuxServer {
     else console.error(`bimux: ${error.message}`);
   };
 
-  const peers = new Set<Muxer>();
+  // A registry listener's throw is reported as any other failure no caller waits on.
+  const peers = new PeerRegistry(duplicateIds, (error) => report(BimuxError.from(error, "internal")));
   // Open sockets, to drop the ones that do not answer a close handshake in time.
   const sockets = new Set<BunDuplex>();
   let nextPeer = 0;
@@ -110,8 +126,13 @@ export function bunServer(options: BunServerOptions = {}): BunBimuxServer {
   // add up over tens of thousands of idle connections.
   const shared: MuxerOptions = {
     ...muxerOptions,
+    // The registry follows renames; one that loses its new id is closed, and the application
+    // hears only of the renames that held (as with @bimux/node).
+    onIdChange: (muxer, previous) => {
+      if (peers.rename(muxer, previous)) muxerOptions.onIdChange?.(muxer, previous);
+    },
     onClose: (muxer) => {
-      peers.delete(muxer);
+      peers.remove(muxer);
       muxerOptions.onClose?.(muxer);
     },
   };
@@ -120,6 +141,9 @@ export function bunServer(options: BunServerOptions = {}): BunBimuxServer {
   const finish = (request: Request, server: Server<BimuxSocketData>, verdict: Verdict): Response | undefined => {
     if (!verdict.accept) return refusal(verdict.status, verdict.message);
     if (closing) return refusal(503);
+    // An id vouched for by authenticate that a live connection has: refused before any WebSocket
+    // exists. (Checked again when the socket opens: another may take it in between.)
+    if (verdict.id !== undefined && !peers.available(verdict.id)) return refusal(409, `id ${JSON.stringify(verdict.id)} is in use`);
     // Browsers offer the extensions as a subprotocol, Node clients in a header (see negotiation in core).
     const headers: Record<string, string> = {};
     let protocol = "";
@@ -176,7 +200,8 @@ export function bunServer(options: BunServerOptions = {}): BunBimuxServer {
     duplex.muxer = muxer;
     muxer.id = duplex.id ?? `peer-${++nextPeer}`;
     if (closing) return muxer.close(CloseCode.goingAway, "server closing");
-    peers.add(muxer);
+    // Another connection took this id between the upgrade and now: the registry closed this one (1008).
+    if (!peers.add(muxer)) return;
     try {
       onConnection?.(muxer, request);
     } catch (error) {

@@ -8,7 +8,7 @@
 // (its resident set, which it reports on request) stays bounded. No durations: every wait is
 // bounded in time, and fails the test when it runs out.
 //
-// Not here: attack 4 (peer-id takeover, the peer registry's business), attack 8 (a client's
+// Not here: attack 4 (peer-id takeover: bun-registry.test.ts), attack 8 (a client's
 // AbortSignal, nothing of the server's), and @bimux/node's partial-message budget and timeout
 // (attack 3): Bun assembles fragmented messages itself, so what is checked instead is that one
 // over maxMessageSize is refused with 1009 while it is read (see the README's limits).
