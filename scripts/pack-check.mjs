@@ -117,7 +117,7 @@ export async function typed(): Promise<number> {
   // @bimux/bun's types plug into Bun.serve's, with Bun's globals (and no Node's) as in a Bun project.
   writeFileSync(
     join(app, "bun.ts"),
-    `import { bunServer, type BunBimuxServer, type Muxer } from "@bimux/bun";
+    `import { bunServer, type BunBimuxServer, type Muxer, type PeerRegistry } from "@bimux/bun";
 export function start(): number {
   const bimux: BunBimuxServer = bunServer({ handlers: { 1: (_route, data) => data }, authenticate: (request) => request.headers.has("authorization") });
   const server = Bun.serve({
@@ -125,8 +125,22 @@ export function start(): number {
     fetch: (request, server) => (new URL(request.url).pathname === "/mux" ? bimux.upgrade(request, server) : new Response("hello")),
     websocket: bimux.websocket,
   });
-  const peers: ReadonlySet<Muxer> = bimux.peers;
-  return (server.port ?? 0) + peers.size;
+  const peers: PeerRegistry = bimux.peers;
+  const agent: Muxer | undefined = peers.get("agent-7");
+  return (server.port ?? 0) + peers.size + (agent ? 1 : 0);
+}
+`,
+  );
+  // A Bun server joins a cluster as @bimux/node's does: its peers are the registry @bimux/nats follows.
+  writeFileSync(
+    join(app, "bun-cluster.ts"),
+    `import { bunServer } from "@bimux/bun";
+import { joinCluster, type ClusterServer } from "@bimux/nats";
+export async function join(): Promise<string> {
+  const bimux = bunServer({ authenticate: () => ({ id: "agent-7" }) });
+  const joinable: ClusterServer = bimux;
+  const cluster = await joinCluster(bimux, { nats: { servers: "nats://127.0.0.1:4222" } });
+  return cluster.node + (joinable.peers === bimux.peers ? "" : "?");
 }
 `,
   );
@@ -142,6 +156,15 @@ export function start(): number {
       throw new Error(`tsc of bun.ts under ${mode} failed:\n${error.stdout}${error.stderr}`);
     }
     step(`@bimux/bun's types check in Bun.serve under ${mode} resolution`);
+    // Not under node10: @nats-io/transport-node's own types import a subpath
+    // (@nats-io/nats-core/internal) that only its exports map resolves.
+    if (mode === "node10") continue;
+    try {
+      run(process.execPath, [tsc, ...bunCommon, ...flags, "bun-cluster.ts"], app);
+    } catch (error) {
+      throw new Error(`tsc of bun-cluster.ts under ${mode} failed:\n${error.stdout}${error.stderr}`);
+    }
+    step(`a Bun server's types check as @bimux/nats's ClusterServer under ${mode} resolution`);
   }
   console.log("pack-check: every check passed");
 } finally {

@@ -8,6 +8,7 @@ export default defineConfig({
   sourcemap: true,
   target: "node20",
   tsconfig: "tsconfig.json",
-  // The bimux packages stay dependencies, not inlined, so that the cluster and the server share one Muxer class.
-  external: ["@bimux/core", "@bimux/node", "@nats-io/transport-node"],
+  // Core stays a dependency, not inlined, so that the cluster and the server (of @bimux/node or
+  // @bimux/bun, which it does not import) share one Muxer class.
+  external: ["@bimux/core", "@nats-io/transport-node"],
 });

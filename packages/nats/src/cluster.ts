@@ -1,5 +1,5 @@
 import { BimuxError, type Muxer, type RpcOptions } from "@bimux/core";
-import type { BimuxServer } from "@bimux/node";
+import type { PeerRegistry } from "@bimux/core/transport";
 import { connect, nuid, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
 import { Calls, checkTimeout } from "./calls.js";
 import { Holder } from "./holder.js";
@@ -7,6 +7,18 @@ import { ClusterPeer } from "./peer.js";
 import { Presence, type PeerLocation, type PresenceEvent } from "./presence.js";
 import { Requests } from "./requests.js";
 import { Subjects } from "./subjects.js";
+
+/**
+ * What {@link joinCluster} needs of a bimux server: its live peers, to share those already
+ * there, and the registry's `join` and `leave` events, to follow those that come and go. Both
+ * `@bimux/node`'s `serve` and `@bimux/bun`'s `bunServer` have it (their `peers` is core's
+ * `PeerRegistry`). Structural, with only what the cluster uses, so that any server whose
+ * `peers` has that shape joins.
+ */
+export interface ClusterServer {
+  /** The server's live connections, and the registry's events about them. */
+  readonly peers: Pick<PeerRegistry, "on"> & Iterable<Muxer>;
+}
 
 /** Options of {@link joinCluster}. */
 export interface JoinClusterOptions {
@@ -25,8 +37,8 @@ export interface JoinClusterOptions {
   timeout?: number;
   /**
    * Which peers of this node the cluster reaches. Default: every peer with an id of its own,
-   * that is any but the empty id and the `peer-<n>` names `serve` gives peers that
-   * `authenticate` did not name, which are only unique on their node.
+   * that is any but the empty id and the `peer-<n>` names the servers (`serve`, `bunServer`)
+   * give peers that `authenticate` did not name, which are only unique on their node.
    */
   share?: (muxer: Muxer, id: string) => boolean;
   /** Milliseconds between presence heartbeats. Default 1000. */
@@ -85,16 +97,17 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-/** The ids `serve` gives peers that `authenticate` did not name: unique on their node only. */
+/** The ids the servers (`serve`, `bunServer`) give peers that `authenticate` did not name: unique on their node only. */
 const AUTOMATIC_ID = /^peer-\d+$/;
 
 /** The default {@link JoinClusterOptions.share}: peers with ids of their own. */
 const named = (_muxer: Muxer, id: string): boolean => id !== "" && !AUTOMATIC_ID.test(id);
 
 /**
- * Joins `server` to the cluster on NATS: each peer that connects to it with an id
- * becomes reachable from every node, until it disconnects or this node leaves or dies,
- * and this node can reach the peers of every other.
+ * Joins `server` (`@bimux/node`'s `serve`, `@bimux/bun`'s `bunServer`: see {@link ClusterServer})
+ * to the cluster on NATS: each peer that connects to it with an id becomes reachable from
+ * every node, until it disconnects or this node leaves or dies, and this node can reach the
+ * peers of every other. Nodes of either runtime share a cluster.
  *
  * ```ts
  * const server = await serve({ port: 8080, authenticate });
@@ -102,7 +115,7 @@ const named = (_muxer: Muxer, id: string): boolean => id !== "" && !AUTOMATIC_ID
  * const reply = await cluster.rpc("agent-7", 1, data, { timeout: 5000 }); // agent-7 may be on any node
  * ```
  */
-export async function joinCluster(server: BimuxServer, options: JoinClusterOptions): Promise<Cluster> {
+export async function joinCluster(server: ClusterServer, options: JoinClusterOptions): Promise<Cluster> {
   const timeout = checkTimeout(options.timeout ?? 30_000);
   const heartbeat = checkTimeout(options.heartbeat ?? 1000, "heartbeat");
   const expireAfter = checkTimeout(options.expireAfter ?? heartbeat * 3, "expireAfter");
