@@ -10,6 +10,7 @@ import { dial, serve, type BimuxServer, type Muxer } from "../../node/dist/index
 import { ID_IN_USE, joinCluster, type Cluster } from "../../nats/dist/index.js";
 import { bytes, rejection, text } from "../../../test-support/helpers.js";
 import { NatsServer } from "../../../test-support/nats-server.js";
+import { queryId } from "../../../test-support/query-id.js";
 import { BunFixture, checkBuilt, within, type Line } from "./fixtures/bun-process.js";
 
 let nats: NatsServer | undefined;
@@ -29,10 +30,7 @@ beforeAll(async () => {
     port: 0,
     host: "127.0.0.1",
     path: "/mux",
-    authenticate: (request) => {
-      const id = new URL(request.url ?? "/", "http://localhost").searchParams.get("id");
-      return id ? { id } : true;
-    },
+    authenticate: (request) => queryId(request.url),
     // Route 30 as on the Bun node: calls, through the cluster, route 1 of the peer named by the data.
     handlers: { 30: (_route, data, muxer) => cluster!.rpc(text(data), 1, bytes(`hello from ${muxer.id} on Node`), { timeout: 5000 }) },
   });

@@ -5,32 +5,20 @@
 // the application sets) while the first keeps answering, or, with "replace", takes the id
 // from the older one; `peers.get(id)` reaches the peer with that id; join and leave events
 // follow connections and renames. Each test uses ids of its own: the fixture lives for the file.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { dial, type Muxer } from "../../node/dist/index.js";
 import { bytes, rejection, text } from "../../../test-support/helpers.js";
-import { BunFixture, checkBuilt, within, type Line, type Ports } from "./fixtures/bun-process.js";
+import { useBunFixture, within, type Line } from "./fixtures/bun-process.js";
 
-let bun: BunFixture;
-let ports: Ports;
-const opened: Muxer[] = [];
-
-beforeAll(async () => {
-  checkBuilt(["core", "node", "bun"]);
-  bun = new BunFixture();
-  ports = await bun.ports();
-}, 30_000);
-
-afterAll(async () => {
-  for (const muxer of opened) muxer.close();
-  await bun?.stop();
-});
+const fixture = useBunFixture();
+const { opened } = fixture;
 
 type Named = "ids" | "replace";
 
 /** The server's URL, with the id named by authenticate (`id`) or by the application in onConnection (`app`). */
 const url = (server: Named, name: { id?: string; app?: string } = {}) => {
   const query = new URLSearchParams(Object.entries(name).filter((entry): entry is [string, string] => entry[1] !== undefined));
-  return `ws://127.0.0.1:${ports[server]}/mux${query.toString() ? `?${query}` : ""}`;
+  return `ws://127.0.0.1:${fixture.ports[server]}/mux${query.toString() ? `?${query}` : ""}`;
 };
 
 /** Dials with the built @bimux/node, answering route 8 (the server reaching it by id) with `who`; closed after the file. */
@@ -50,11 +38,11 @@ const reach = (via: Muxer, id: string) => within(via.rpc(21, bytes(id)), 5000, `
 /** The registry's event of `server` about `id`, the `nth` one of its kind (0 is the first). */
 function event(server: Named, kind: "join" | "leave" | "closed" | "renamed", id: string, nth = 0): Promise<Line> {
   let seen = 0;
-  return bun.next((l) => l.event === kind && l.server === server && l.id === id && seen++ === nth);
+  return fixture.bun.next((l) => l.event === kind && l.server === server && l.id === id && seen++ === nth);
 }
 
 /** How many lines of `kind` the fixture printed about `id` on `server`, so far. */
-const count = (server: Named, kind: string, id: string) => bun.lines.filter((l) => l.event === kind && l.server === server && l.id === id).length;
+const count = (server: Named, kind: string, id: string) => fixture.bun.lines.filter((l) => l.event === kind && l.server === server && l.id === id).length;
 
 /** What the registry holds, as the server's route 24 reads it. */
 async function registry(via: Muxer): Promise<{ size: number; ids: string[] }> {
@@ -104,7 +92,7 @@ describe("a Bun server's peers: one live connection per id", () => {
     expect(await reach(other, "p-agent")).toBe("newer got p-agent");
     expect(newer.closed).toBe(false);
     // The older one's leave came before the newer one's join.
-    const order = bun.lines.filter((l) => l.server === "replace" && l.id === "p-agent" && (l.event === "join" || l.event === "leave")).map((l) => l.event);
+    const order = fixture.bun.lines.filter((l) => l.server === "replace" && l.id === "p-agent" && (l.event === "join" || l.event === "leave")).map((l) => l.event);
     expect(order).toEqual(["join", "leave", "join"]);
     // An id the application sets replaces as well.
     const appOlder = await connect("replace", { app: "p-app" }, "app older");
@@ -140,7 +128,7 @@ describe("a Bun server's peers: one live connection per id", () => {
     await event("ids", "leave", "g-thief");
     expect(await reach(other, "g-held")).toBe("holder got g-held");
     // The application heard of the renames that held only.
-    expect(bun.lines.filter((l) => l.event === "renamed" && l.server === "ids" && l.previous === "g-thief")).toEqual([]);
+    expect(fixture.bun.lines.filter((l) => l.event === "renamed" && l.server === "ids" && l.previous === "g-thief")).toEqual([]);
     expect(holder.closed).toBe(false);
 
     // The peer leaves: a leave, the lookup finds nothing, and the id is free for the next connection.

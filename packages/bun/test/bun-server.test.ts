@@ -5,30 +5,18 @@
 // (a caller's deadline and cancel reach the handler), typed error replies, the size limit
 // (1009), authenticate's refusals as typed errors, and clients that offer no extensions.
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { dial, type Muxer } from "../../node/dist/index.js";
 import { bytes, rejection, text } from "../../../test-support/helpers.js";
-import { BunFixture, checkBuilt, within, type Ports } from "./fixtures/bun-process.js";
+import { useBunFixture, within, type Ports } from "./fixtures/bun-process.js";
 
-let bun: BunFixture;
-let ports: Ports;
-const opened: Muxer[] = [];
+const fixture = useBunFixture();
+const { opened } = fixture;
 
-beforeAll(async () => {
-  checkBuilt(["core", "node", "bun"]);
-  bun = new BunFixture();
-  ports = await bun.ports();
-}, 30_000);
-
-afterAll(async () => {
-  for (const muxer of opened) muxer.close();
-  await bun?.stop();
-});
-
-const url = (server: keyof typeof ports, path = "/mux") => `ws://127.0.0.1:${ports[server]}${path}`;
+const url = (server: keyof Ports, path = "/mux") => `ws://127.0.0.1:${fixture.ports[server]}${path}`;
 
 /** Dials with the built @bimux/node, within a bound; closed after the file. */
-async function connect(server: keyof typeof ports, options: Parameters<typeof dial>[1] = {}): Promise<Muxer> {
+async function connect(server: keyof Ports, options: Parameters<typeof dial>[1] = {}): Promise<Muxer> {
   const muxer = await within(dial(url(server), { handshakeTimeout: 5000, ...options }), 10_000, `dial ${server}`);
   opened.push(muxer);
   return muxer;
@@ -158,13 +146,13 @@ describe("a Bun server (bunServer on Bun.serve) and a @bimux/node client", () =>
     // A hook that throws answers 500, and the server's onError hears why.
     const broken = await rejection(dial(url("auth"), { handshakeTimeout: 5000, headers: { authorization: "Bearer throw" } }));
     expect([broken.code, broken.status]).toEqual(["unavailable", 500]);
-    expect(await bun.next((l) => l.event === "error" && l.server === "auth")).toMatchObject({ code: "internal", message: expect.stringContaining("the token store is down") });
+    expect(await fixture.bun.next((l) => l.event === "error" && l.server === "auth")).toMatchObject({ code: "internal", message: expect.stringContaining("the token store is down") });
   });
 
   it("refuse a browser page of another origin with 403, and take one of the same origin", async () => {
-    const host = `127.0.0.1:${ports.main}`;
-    expect((await handshake(ports.main, { origin: "https://evil.example", host })).status).toBe(403);
-    expect((await handshake(ports.main, { origin: `http://${host}`, host })).status).toBe(101);
+    const host = `127.0.0.1:${fixture.ports.main}`;
+    expect((await handshake(fixture.ports.main, { origin: "https://evil.example", host })).status).toBe(403);
+    expect((await handshake(fixture.ports.main, { origin: `http://${host}`, host })).status).toBe(101);
   });
 
   it("close(): every connection closed with 1001, and later upgrades answered 503", async () => {
@@ -172,7 +160,7 @@ describe("a Bun server (bunServer on Bun.serve) and a @bimux/node client", () =>
     expect(text(await client.rpc(16, new Uint8Array(0)))).toBe("closing");
     const info = await within(client.wait(), 5000, "the close");
     expect([info.code, info.reason]).toEqual([1001, "server closing"]);
-    expect(await bun.next((l) => l.event === "close-done")).toMatchObject({ peers: 0 });
+    expect(await fixture.bun.next((l) => l.event === "close-done")).toMatchObject({ peers: 0 });
     const late = await rejection(dial(url("closing"), { handshakeTimeout: 5000 }));
     expect([late.code, late.status]).toEqual(["unavailable", 503]);
   });
@@ -187,22 +175,22 @@ describe("a Bun server (bunServer on Bun.serve) and a @bimux/node client", () =>
 
   it("negotiate in the handshake as @bimux/node's server does: the header, the subprotocol, and no other subprotocol", async () => {
     // No offer: a plain WebSocket, as Go's dialer makes.
-    const plain = await handshake(ports.main, {});
+    const plain = await handshake(fixture.ports.main, {});
     expect(plain.status).toBe(101);
     expect(plain.headers["sec-websocket-protocol"]).toBeUndefined();
     expect(plain.headers["x-bimux-extensions"]).toBeUndefined();
     // Node clients offer the extensions in a header, answered in kind.
-    expect((await handshake(ports.main, { "x-bimux-extensions": "bimux.ext.v1" })).headers["x-bimux-extensions"]).toBe("bimux.ext.v1");
+    expect((await handshake(fixture.ports.main, { "x-bimux-extensions": "bimux.ext.v1" })).headers["x-bimux-extensions"]).toBe("bimux.ext.v1");
     // Browsers offer them as a subprotocol among the application's own: the server picks the extensions'.
-    expect((await handshake(ports.main, { "sec-websocket-protocol": "app.v1, bimux.ext.v1" })).headers["sec-websocket-protocol"]).toBe("bimux.ext.v1");
+    expect((await handshake(fixture.ports.main, { "sec-websocket-protocol": "app.v1, bimux.ext.v1" })).headers["sec-websocket-protocol"]).toBe("bimux.ext.v1");
     // Offered only the application's own, it picks none (Bun by itself would pick the first).
-    const other = await handshake(ports.main, { "sec-websocket-protocol": "app.v1" });
+    const other = await handshake(fixture.ports.main, { "sec-websocket-protocol": "app.v1" });
     expect(other.status).toBe(101);
     expect(other.headers["sec-websocket-protocol"]).toBeUndefined();
   });
 
   it("answer a request that is not a WebSocket upgrade with 426", async () => {
-    const response = await within(fetch(`http://127.0.0.1:${ports.main}/mux`), 5000, "a GET");
+    const response = await within(fetch(`http://127.0.0.1:${fixture.ports.main}/mux`), 5000, "a GET");
     expect(response.status).toBe(426);
     expect(response.headers.get("upgrade")).toBe("websocket");
     await response.arrayBuffer();

@@ -3,6 +3,7 @@ import { afterAll, afterEach } from "vitest";
 import { serve, type BimuxError, type BimuxServer, type ServeOptions } from "@bimux/node";
 import { joinCluster, type Cluster, type JoinClusterOptions } from "@bimux/nats";
 import { NatsServer } from "../../../test-support/nats-server.js";
+import { queryId } from "../../../test-support/query-id.js";
 
 export { freePort } from "../../../test-support/nats-server.js";
 
@@ -46,10 +47,7 @@ export async function node(
     port: 0,
     host: "127.0.0.1",
     path: "/mux",
-    authenticate: (req) => {
-      const id = new URL(req.url ?? "/", "http://localhost").searchParams.get("id");
-      return id ? { id } : true;
-    },
+    authenticate: (req) => queryId(req.url),
     ...serveOptions,
   });
   const cluster = await joinCluster(server, {
