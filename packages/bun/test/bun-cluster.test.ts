@@ -5,7 +5,7 @@
 // unique across both; a peer that leaves the Bun node is gone from the Node node's view.
 // Needs nats-server (scripts/env.sh --test installs it); without it this file fails, never skips.
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { dial, serve, type BimuxServer, type Muxer } from "../../node/dist/index.js";
 import { ID_IN_USE, joinCluster, type Cluster } from "../../nats/dist/index.js";
 import { bytes, rejection, text } from "../../../test-support/helpers.js";
@@ -73,6 +73,12 @@ async function until(condition: () => boolean, ms: number, what: string): Promis
 const told = (event: string, id: string): Promise<Line> => bun!.next((l) => l.event === event && l.id === id);
 
 describe("a Bun node and a Node node in one cluster", () => {
+  // Each test also fails if either node reported a failure while it ran (or printed a line that is not an event).
+  afterEach(() => {
+    expect(bun!.lines.filter((l) => l.event === "error" || l.event === "raw")).toEqual([]);
+    expect(reported).toEqual([]);
+  });
+
   it("a peer on the Node node calls a peer on the Bun node by id, and the other way", async () => {
     const onBun = await agent(bunNode.url, "bun-agent");
     const onNode = await agent(`ws://127.0.0.1:${server!.port}/mux`, "node-agent");
@@ -106,8 +112,4 @@ describe("a Bun node and a Node node in one cluster", () => {
     expect((await rejection(within(cluster!.rpc("leaving", 1, bytes("anyone?"), { timeout: 60_000 }), 10_000, "a call to nobody"))).code).toBe("unavailable");
   });
 
-  it("ran without failures on either node", () => {
-    expect(bun!.lines.filter((l) => l.event === "error" || l.event === "raw")).toEqual([]);
-    expect(reported).toEqual([]);
-  });
 });
