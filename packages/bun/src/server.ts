@@ -117,25 +117,13 @@ export function bunServer(options: BunServerOptions = {}): BunBimuxServer {
   const peers = new PeerRegistry(duplicateIds, (error) => report(BimuxError.from(error, "internal")));
   // Open sockets, to drop the ones that do not answer a close handshake in time.
   const sockets = new Set<BunDuplex>();
-  let nextPeer = 0;
   let deciding = 0;
   let closing: Promise<void> | undefined;
   let settle: (() => void) | undefined;
 
   // One options object for every connection's muxer: per-connection copies and closures
   // add up over tens of thousands of idle connections.
-  const shared: MuxerOptions = {
-    ...muxerOptions,
-    // The registry follows renames; one that loses its new id is closed, and the application
-    // hears only of the renames that held (as with @bimux/node).
-    onIdChange: (muxer, previous) => {
-      if (peers.rename(muxer, previous)) muxerOptions.onIdChange?.(muxer, previous);
-    },
-    onClose: (muxer) => {
-      peers.remove(muxer);
-      muxerOptions.onClose?.(muxer);
-    },
-  };
+  const shared: MuxerOptions = peers.following(muxerOptions);
 
   /** The request was judged: refuse it, or negotiate and upgrade it. */
   const finish = (request: Request, server: Server<BimuxSocketData>, verdict: Verdict): Response | undefined => {
@@ -198,7 +186,7 @@ export function bunServer(options: BunServerOptions = {}): BunBimuxServer {
       return;
     }
     duplex.muxer = muxer;
-    muxer.id = duplex.id ?? `peer-${++nextPeer}`;
+    muxer.id = peers.idFor(duplex.id);
     if (closing) return muxer.close(CloseCode.goingAway, "server closing");
     // Another connection took this id between the upgrade and now: the registry closed this one (1008).
     if (!peers.add(muxer)) return;

@@ -1,5 +1,5 @@
 import { BimuxError, type Muxer, type RpcOptions } from "@bimux/core";
-import type { PeerRegistry } from "@bimux/core/transport";
+import { isAutomaticId, type PeerRegistry } from "@bimux/core/transport";
 import { connect, nuid, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
 import { Calls, checkTimeout } from "./calls.js";
 import { Holder } from "./holder.js";
@@ -97,11 +97,8 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-/** The ids the servers (`serve`, `bunServer`) give peers that `authenticate` did not name: unique on their node only. */
-const AUTOMATIC_ID = /^peer-\d+$/;
-
 /** The default {@link JoinClusterOptions.share}: peers with ids of their own. */
-const named = (_muxer: Muxer, id: string): boolean => id !== "" && !AUTOMATIC_ID.test(id);
+const named = (_muxer: Muxer, id: string): boolean => id !== "" && !isAutomaticId(id);
 
 /**
  * Joins `server` (`@bimux/node`'s `serve`, `@bimux/bun`'s `bunServer`: see {@link ClusterServer})

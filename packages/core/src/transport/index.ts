@@ -11,5 +11,5 @@ export { closeCodeFor, upgradeRefused } from "../errors.js";
 export { EXTENSIONS_HEADER, EXTENSIONS_PROTOCOL, acceptsHeader, acceptsSubprotocol, negotiated, offeredProtocols } from "../negotiation.js";
 export { authenticateUpgrade, originAllowed, refused } from "./upgrade-gate.js";
 export type { AuthContext, AuthResult, Authenticate, OriginPolicy, Verdict } from "./upgrade-gate.js";
-export { PeerRegistry } from "./peer-registry.js";
+export { PeerRegistry, isAutomaticId } from "./peer-registry.js";
 export type { DuplicateIdPolicy, PeerEvent, PeerListener } from "./peer-registry.js";

@@ -1,4 +1,4 @@
-import type { Muxer } from "../muxer/muxer.js";
+import type { Muxer, MuxerOptions } from "../muxer/muxer.js";
 import { Close } from "../wire/close-codes.js";
 
 // The live connections of a server, by id: shared by the servers of every runtime
@@ -25,6 +25,17 @@ export type PeerListener = (muxer: Muxer, id: string) => void;
  */
 export type DuplicateIdPolicy = "refuse" | "replace";
 
+/** The ids a registry gives connections nobody named (see {@link PeerRegistry.idFor}). */
+const AUTOMATIC_ID = /^peer-\d+$/;
+
+/**
+ * True for an id a server's registry made up for a connection nobody named (`peer-<n>`):
+ * unique on that server only, so that what spans servers (a cluster) leaves it alone.
+ */
+export function isAutomaticId(id: string): boolean {
+  return AUTOMATIC_ID.test(id);
+}
+
 /**
  * Live connections of a server by {@link Muxer.id}. It follows id changes and
  * forgets a muxer when its connection ends. An id names at most one live connection:
@@ -41,6 +52,7 @@ export class PeerRegistry implements Iterable<Muxer> {
   private readonly byId = new Map<string, Muxer>();
   private readonly live = new Set<Muxer>();
   private readonly listeners: Record<PeerEvent, Set<PeerListener>> = { join: new Set(), leave: new Set() };
+  private lastAutomatic = 0;
 
   /**
    * @param policy what a connection taking a live id gets; the registry closes whoever loses.
@@ -86,9 +98,38 @@ export class PeerRegistry implements Iterable<Muxer> {
     return () => void set.delete(entry);
   }
 
-  // The four methods below are the owning server's, not the application's. They are public
+  // The methods below are the owning server's, not the application's. They are public
   // because the servers that own a registry live in other packages (@bimux/node, @bimux/bun),
   // which build against this package's published types: hidden ones would be stripped there.
+
+  /**
+   * For the server that owns the registry: `options` for every muxer it makes, with the hooks
+   * through which the registry follows them: each id change ({@link rename}; the application's
+   * `onIdChange` hears only those that held), and each close (the muxer is forgotten, then
+   * `closed` runs, then the application's `onClose`). Made once per server: one object, and no
+   * closure per connection.
+   */
+  following(options: MuxerOptions, closed?: (muxer: Muxer) => void): MuxerOptions {
+    return {
+      ...options,
+      onIdChange: (muxer, previous) => {
+        if (this.rename(muxer, previous)) options.onIdChange?.(muxer, previous);
+      },
+      onClose: (muxer) => {
+        this.remove(muxer);
+        closed?.(muxer);
+        options.onClose?.(muxer);
+      },
+    };
+  }
+
+  /**
+   * For the server that owns the registry: the id a new connection starts with, the one
+   * `authenticate` gave it, or else `peer-<n>`, unique on this server only (see {@link isAutomaticId}).
+   */
+  idFor(id: string | undefined): string {
+    return id ?? `peer-${++this.lastAutomatic}`;
+  }
 
   /**
    * For the server that owns the registry: true when a new connection may take `id` now.

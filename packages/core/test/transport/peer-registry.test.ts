@@ -4,12 +4,12 @@
 // packages/bun/test/bun-registry.test.ts.
 import { describe, expect, it } from "vitest";
 import { Muxer } from "@bimux/core";
-import { PeerRegistry } from "@bimux/core/transport";
+import { PeerRegistry, isAutomaticId } from "@bimux/core/transport";
 import { createDuplexPair } from "@bimux/core/testing";
 
-/** A muxer on an in-memory duplex wired to the registry as a server's are: renames followed, closes forgotten. */
+/** A muxer on an in-memory duplex wired to the registry as a server's are (`following`): renames followed, closes forgotten. */
 function served(peers: PeerRegistry, id = ""): Muxer {
-  return new Muxer(createDuplexPair()[0], { keepalive: false, id, onIdChange: (mx, prev) => void peers.rename(mx, prev), onClose: (mx) => peers.remove(mx) });
+  return new Muxer(createDuplexPair()[0], peers.following({ keepalive: false, id }));
 }
 
 /** A {@link served} muxer, registered. */
@@ -139,5 +139,30 @@ describe("PeerRegistry", () => {
     expect(errors).toHaveLength(1);
     expect(peers.get("x")).toBe(m);
     m.close();
+  });
+
+  it("following: the application's onIdChange hears only the renames that held, and its onClose comes after the registry forgot the muxer and after the server's own step", () => {
+    const peers = new PeerRegistry();
+    const heard: string[] = [];
+    const options = peers.following(
+      { keepalive: false, onIdChange: (mx, prev) => void heard.push(`renamed ${prev} -> ${mx.id}`), onClose: (mx) => void heard.push(`app closed ${mx.id}, live ${peers.size}`) },
+      (mx) => void heard.push(`server closed ${mx.id}, live ${peers.size}`),
+    );
+    const a = new Muxer(createDuplexPair()[0], options);
+    const b = new Muxer(createDuplexPair()[0], options);
+    peers.add(a);
+    peers.add(b);
+    a.id = "one";
+    b.id = "one"; // refused: b is closed with 1008, and the application hears no rename
+    expect(heard).toEqual(["renamed  -> one", "server closed one, live 1", "app closed one, live 1"]);
+    expect([peers.get("one"), b.closeDetails?.code]).toEqual([a, 1008]);
+  });
+
+  it("idFor: the id authenticate gave, or peer-<n>, unique on this registry, which isAutomaticId tells apart", () => {
+    const peers = new PeerRegistry();
+    const made = [peers.idFor(undefined), peers.idFor("alice"), peers.idFor(undefined)];
+    expect(made).toEqual(["peer-1", "alice", "peer-2"]);
+    expect(made.map(isAutomaticId)).toEqual([true, false, true]);
+    expect(["", "peer-", "peer-x", "my-peer-1", "peer-1a"].map(isAutomaticId)).toEqual([false, false, false, false, false]);
   });
 });

@@ -128,21 +128,12 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
     report(new BimuxError(code === 1008 ? "timeout" : "overloaded", reason)),
   );
   const connections = new ConnectionQueue();
-  let nextPeer = 0;
   // One options object for every connection's muxer: per-connection copies and
   // closures add up over tens of thousands of idle connections.
-  const shared: MuxerOptions = {
-    ...muxerOptions,
-    onIdChange: (muxer, previous) => {
-      if (peers.rename(muxer, previous)) muxerOptions.onIdChange?.(muxer, previous);
-    },
-    onClose: (muxer) => {
-      peers.remove(muxer);
-      untrack(peers, muxer);
-      connections.drop(muxer);
-      muxerOptions.onClose?.(muxer);
-    },
-  };
+  const shared: MuxerOptions = peers.following(muxerOptions, (muxer) => {
+    untrack(peers, muxer);
+    connections.drop(muxer);
+  });
   let closing: Promise<void> | undefined;
   // Upgrades waiting for the authenticate hook: not yet WebSockets, so only we can end them on close.
   const deciding = new Set<NodeStream>();
@@ -211,7 +202,7 @@ export async function serve(options: ServeOptions = {}): Promise<BimuxServer> {
       report(BimuxError.from(error, "internal"));
       return;
     }
-    muxer.id = id ?? `peer-${++nextPeer}`;
+    muxer.id = peers.idFor(id);
     // Another connection took this id between the gate and now: the registry closed this one.
     if (!peers.add(muxer)) return;
     track(peers, muxer, ws, request);
